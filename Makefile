@@ -1,0 +1,101 @@
+# lua-otel build.  `make test` and `make demo` install what they need on a
+# fresh Debian machine (as root) before they build.
+
+VERSION := $(shell sed -n 's/^\#define OTEL_VERSION_STRING "\(.*\)"/\1/p' src/otel.h)
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow \
+           -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden $(OPT) $(WARN)
+LIBS    := -lcurl -lprotobuf-c -lz -lpthread -lm
+LUAJIT  ?= luajit
+PREFIX  ?= /usr/local
+LUA_LIBDIR ?= $(PREFIX)/lib/lua/5.1
+LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.1
+
+SRCS    := $(wildcard src/*.c)
+OBJS    := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB     := $(BUILD)/otel_core.so
+STATIC  := $(BUILD)/libotel_core.a
+CTESTS  := $(patsubst t/c/%.c,$(BUILD)/t/%,$(wildcard t/c/*.c))
+
+.PHONY: all deps test test-c test-lua test-nginx demo bench lint asan tsan \
+        valgrind install clean proto proto-check fuzz soak
+
+all: $(LIB) $(STATIC)
+
+$(BUILD)/obj/%.o: src/%.c src/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJS)
+	$(CC) -shared -o $@ $(OBJS) $(LDFLAGS) $(LIBS)
+
+$(STATIC): $(OBJS)
+	ar rcs $@ $(OBJS)
+
+$(BUILD)/t/%: t/c/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fvisibility=default -Isrc $< $(STATIC) $(LDFLAGS) \
+	    $(LIBS) -o $@
+
+deps:
+	@sh tools/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@sh t/run.sh
+
+test-c: all $(CTESTS)
+	@sh t/run.sh c
+
+test-lua: all
+	@sh t/run.sh lua
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
+	    $(LUAJIT) examples/quickstart.lua
+
+bench: all
+	@sh bench/run.sh
+
+lint:
+	@sh tools/lint.sh
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the C tests and the
+# busted suite (LuaJIT itself is not instrumented: the runtime is
+# preloaded).
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" all
+	@SAN=asan BUILD=build-asan sh t/run.sh c lua
+
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan \
+	    OPT="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" all
+	@SAN=tsan BUILD=build-tsan sh t/run.sh c
+
+valgrind: all
+	@SAN=valgrind sh t/run.sh lua
+
+proto:
+	@sh tools/gen-proto.sh
+
+proto-check:
+	@sh tools/gen-proto.sh --check
+
+install: all
+	install -d $(DESTDIR)$(LUA_LIBDIR) $(DESTDIR)$(LUA_SHAREDIR)/otel
+	install -m 0755 $(LIB) $(DESTDIR)$(LUA_LIBDIR)/otel_core.so
+	install -m 0644 lua/otel.lua $(DESTDIR)$(LUA_SHAREDIR)/otel.lua
+	install -m 0644 lua/otel/*.lua $(DESTDIR)$(LUA_SHAREDIR)/otel/
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

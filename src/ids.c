@@ -1,0 +1,181 @@
+/*
+ * Trace and span ids: xoshiro256** per thread, seeded from the kernel and
+ * reseeded in a forked child, so nginx workers never share a sequence.
+ */
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "internal.h"
+
+static _Atomic unsigned fork_epoch = 1;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static __thread uint64_t rng[4];
+static __thread unsigned rng_epoch;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add(&fork_epoch, 1);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void reseed(unsigned epoch)
+{
+    uint64_t seed[4] = { 0 }, x;
+    struct timespec ts;
+    int i;
+
+    pthread_once(&atfork_once, install_atfork);
+    if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed)) {
+        /* No entropy yet (early boot): mix time and addresses. */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32)
+            ^ (uint64_t)(uintptr_t)&seed ^ (uint64_t)(uintptr_t)pthread_self();
+        for (i = 0; i < 4; i++) {
+            seed[i] ^= splitmix(&x);
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        rng[i] = seed[i];
+    }
+    if ((rng[0] | rng[1] | rng[2] | rng[3]) == 0) {
+        rng[0] = 1;
+    }
+    rng_epoch = epoch;
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t next64(void)
+{
+    unsigned epoch = atomic_load_explicit(&fork_epoch, memory_order_relaxed);
+    uint64_t r, t;
+
+    if (OTEL__UNLIKELY(rng_epoch != epoch)) {
+        reseed(epoch);
+    }
+    r = rotl(rng[1] * 5, 7) * 9;
+    t = rng[1] << 17;
+    rng[2] ^= rng[0];
+    rng[3] ^= rng[1];
+    rng[1] ^= rng[2];
+    rng[0] ^= rng[3];
+    rng[2] ^= t;
+    rng[3] = rotl(rng[3], 45);
+    return r;
+}
+
+static void fill(uint8_t *buf, size_t n)
+{
+    uint64_t r;
+
+    while (n >= 8) {
+        r = next64();
+        memcpy(buf, &r, 8);
+        buf += 8;
+        n -= 8;
+    }
+    if (n) {
+        r = next64();
+        memcpy(buf, &r, n);
+    }
+}
+
+void otel__ids_new_trace(uint8_t id[16])
+{
+    do {
+        fill(id, 16);
+    } while (!otel__id_valid(id, 16));
+}
+
+void otel__ids_new_span(uint8_t id[8])
+{
+    do {
+        fill(id, 8);
+    } while (!otel__id_valid(id, 8));
+}
+
+bool otel__id_valid(const uint8_t *id, size_t n)
+{
+    size_t i;
+    uint8_t acc = 0;
+
+    for (i = 0; i < n; i++) {
+        acc |= id[i];
+    }
+    return acc != 0;
+}
+
+int64_t otel__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+OTEL_API void otel_ids_random(uint8_t *buf, size_t n)
+{
+    if (buf) {
+        fill(buf, n);
+    }
+}
+
+OTEL_API size_t otel_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    return 2 * n;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+OTEL_API int otel_hex_decode(const char *in, size_t len, uint8_t *out,
+                             size_t n)
+{
+    size_t i;
+    int hi, lo;
+
+    if (!in || len != 2 * n) {
+        return OTEL_EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        hi = hexval(in[2 * i]);
+        lo = hexval(in[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return OTEL_EINVAL;
+        }
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return OTEL_OK;
+}

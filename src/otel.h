@@ -1,0 +1,341 @@
+/*
+ * lua-otel: the public C ABI of the core.
+ *
+ * This is the one header that bindings (lua/otel/ffi.lua) declare.  Every
+ * string crosses as pointer + length and is copied by the core: the caller
+ * keeps ownership of what it passes and may free it when the call returns.
+ * Functions return 0 (OTEL_OK) or a negative OTEL_E* status unless said
+ * otherwise; otel_strerror() names a status.
+ */
+#ifndef OTEL_H
+#define OTEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OTEL_VERSION_MAJOR 0
+#define OTEL_VERSION_MINOR 1
+#define OTEL_VERSION_PATCH 0
+#define OTEL_VERSION_STRING "0.1.0"
+#define OTEL_VERSION_NUM \
+    (OTEL_VERSION_MAJOR * 10000 + OTEL_VERSION_MINOR * 100 + OTEL_VERSION_PATCH)
+
+#if defined(__GNUC__)
+#define OTEL_API __attribute__((visibility("default")))
+#else
+#define OTEL_API
+#endif
+
+/* Status codes. */
+#define OTEL_OK          0
+#define OTEL_EINVAL     -1   /* bad argument */
+#define OTEL_ENOMEM     -2   /* out of memory */
+#define OTEL_ESTATE     -3   /* not allowed in this state (shut down, ...) */
+#define OTEL_ETIMEDOUT  -4   /* flush or shutdown did not finish in time */
+#define OTEL_ESTALE     -5   /* handle of an ended span: call ignored */
+#define OTEL_ELIMIT     -6   /* dropped by a span limit (counted) */
+#define OTEL_EREJECTED  -7   /* value of a type that cannot be kept */
+#define OTEL_EEXPORT    -8   /* exporter failed */
+#define OTEL_EUNSUPP    -9   /* feature not built in */
+
+/* Span kinds (OTLP numbering minus one, like the API). */
+#define OTEL_KIND_INTERNAL 0
+#define OTEL_KIND_SERVER   1
+#define OTEL_KIND_CLIENT   2
+#define OTEL_KIND_PRODUCER 3
+#define OTEL_KIND_CONSUMER 4
+
+#define OTEL_STATUS_UNSET 0
+#define OTEL_STATUS_OK    1
+#define OTEL_STATUS_ERROR 2
+
+/* Attribute value types, also the element type of arrays. */
+#define OTEL_VT_STRING 1
+#define OTEL_VT_BOOL   2
+#define OTEL_VT_INT    3
+#define OTEL_VT_DOUBLE 4
+#define OTEL_VT_ARRAY  8    /* or-ed with the element type */
+
+/* Where an attribute goes: the span, event i or link i. */
+#define OTEL_TARGET_SPAN      0
+#define OTEL_TARGET_EVENT(i)  ((int32_t)(i) + 1)
+#define OTEL_TARGET_LINK(i)   (-(int32_t)(i) - 1)
+
+typedef struct otel_config   otel_config;
+typedef struct otel_provider otel_provider;
+typedef struct otel_tracer   otel_tracer;
+typedef struct otel_sampler  otel_sampler;
+
+/*
+ * A span handle: the span context by value plus a generation-checked
+ * reference to the core's record.  The binding owns the handle memory; the
+ * core owns the record.  Once the span ends the generation moves on and
+ * every call through an old handle is ignored and counted, so a handle can
+ * never reach a record that was reused.  A non-recording or remote span
+ * has rec == NULL and still carries a valid span context.
+ */
+typedef struct otel_span_handle {
+    void     *rec;
+    uint32_t  gen;
+    uint8_t   trace_flags;   /* bit 0: sampled */
+    uint8_t   remote;        /* 1: context extracted from a carrier */
+    uint8_t   recording;     /* 1: rec was set at start */
+    uint8_t   reserved;
+    uint8_t   trace_id[16];
+    uint8_t   span_id[8];
+} otel_span_handle;
+
+OTEL_API int         otel_version(void);
+OTEL_API const char *otel_strerror(int status);
+
+/* ---- configuration (config.c) ------------------------------------------
+ * otel_config_new() starts from the defaults and the OTEL_* environment;
+ * the setters then apply explicit options, which win.  The caller owns the
+ * config until it passes it to otel_provider_new(), which takes it.
+ */
+#define OTEL_CFG_ATTR_COUNT          1
+#define OTEL_CFG_ATTR_VALUE_LENGTH   2   /* -1: unlimited */
+#define OTEL_CFG_EVENT_COUNT         3
+#define OTEL_CFG_LINK_COUNT          4
+#define OTEL_CFG_EVENT_ATTR_COUNT    5
+#define OTEL_CFG_LINK_ATTR_COUNT     6
+#define OTEL_CFG_PROCESSOR           7   /* 0 simple, 1 batch, -1 auto */
+#define OTEL_CFG_EXPORTER            8   /* OTEL_EXPORTER_* */
+#define OTEL_CFG_BSP_MAX_QUEUE       9
+#define OTEL_CFG_BSP_MAX_BATCH       10
+#define OTEL_CFG_BSP_DELAY_MS        11
+#define OTEL_CFG_BSP_EXPORT_TIMEOUT  12
+#define OTEL_CFG_OTLP_TIMEOUT_MS     13
+#define OTEL_CFG_OTLP_COMPRESSION    14  /* 0 none, 1 gzip */
+#define OTEL_CFG_CONSOLE_FORMAT      15  /* 0 json, 1 tree, 2 both */
+#define OTEL_CFG_CONSOLE_FD          16
+/* string options */
+#define OTEL_CFG_SERVICE_NAME        32
+#define OTEL_CFG_OTLP_ENDPOINT       33  /* full URL, used as is */
+
+#define OTEL_EXPORTER_NONE    0
+#define OTEL_EXPORTER_CONSOLE 1
+#define OTEL_EXPORTER_MEMORY  2
+#define OTEL_EXPORTER_OTLP    3
+
+OTEL_API otel_config *otel_config_new(void);
+OTEL_API void otel_config_free(otel_config *cfg);            /* NULL ok */
+OTEL_API int  otel_config_get_int(const otel_config *cfg, int key,
+                                  int64_t *out);
+OTEL_API int  otel_config_set_int(otel_config *cfg, int key, int64_t v);
+OTEL_API int  otel_config_set_str(otel_config *cfg, int key,
+                                  const char *v, size_t len);
+/* Adds an HTTP header to OTLP requests; replaces one of the same name. */
+OTEL_API int  otel_config_add_header(otel_config *cfg, const char *k,
+                                     size_t kl, const char *v, size_t vl);
+/* Resource attributes set in code; they win over the environment. */
+OTEL_API int  otel_config_resource_str(otel_config *cfg, const char *k,
+                                       size_t kl, const char *v, size_t vl);
+OTEL_API int  otel_config_resource_int(otel_config *cfg, const char *k,
+                                       size_t kl, int64_t v);
+OTEL_API int  otel_config_resource_double(otel_config *cfg, const char *k,
+                                          size_t kl, double v);
+OTEL_API int  otel_config_resource_bool(otel_config *cfg, const char *k,
+                                        size_t kl, int v);
+/* Takes ownership of the sampler (also on error). */
+OTEL_API int  otel_config_set_sampler(otel_config *cfg, otel_sampler *s);
+
+/* ---- samplers (sampler.c) ----------------------------------------------
+ * Constructors return a sampler the caller owns until it hands it to a
+ * config or to otel_sampler_parent_based(), which take ownership of their
+ * arguments (NULL delegates take the specification's defaults).
+ */
+OTEL_API otel_sampler *otel_sampler_always_on(void);
+OTEL_API otel_sampler *otel_sampler_always_off(void);
+OTEL_API otel_sampler *otel_sampler_trace_id_ratio(double ratio);
+OTEL_API otel_sampler *otel_sampler_parent_based(otel_sampler *root,
+        otel_sampler *remote_sampled, otel_sampler *remote_not_sampled,
+        otel_sampler *local_sampled, otel_sampler *local_not_sampled);
+/* Copies the sampler's description (GetDescription) into buf; returns its
+ * full length. */
+OTEL_API size_t otel_sampler_describe(const otel_sampler *s, char *buf,
+                                      size_t cap);
+OTEL_API void otel_sampler_free(otel_sampler *s);            /* NULL ok */
+
+/* ---- provider and tracers (provider.c) ---------------------------------
+ * otel_provider_new() takes the config (also on failure).  The provider is
+ * freed by otel_provider_free() once its live spans are gone; tracers are
+ * owned by the provider and valid until otel_provider_free().
+ */
+OTEL_API otel_provider *otel_provider_new(otel_config *cfg, int *status);
+OTEL_API otel_tracer *otel_provider_tracer(otel_provider *p,
+        const char *name, size_t nl, const char *version, size_t vl);
+OTEL_API int  otel_provider_force_flush(otel_provider *p, int timeout_ms);
+OTEL_API int  otel_provider_shutdown(otel_provider *p, int timeout_ms);
+OTEL_API void otel_provider_free(otel_provider *p);          /* NULL ok */
+/* Sampler description and service.name, for diagnostics. */
+OTEL_API size_t otel_provider_describe(const otel_provider *p, int what,
+                                       char *buf, size_t cap);
+
+/* ---- spans (span.c) -----------------------------------------------------
+ * otel_span_start() fills *out.  tracer NULL (no provider) gives the no-op
+ * span of the API: the parent's context, or an invalid one for a root.
+ * parent NULL or invalid starts a root.  start_ns 0 means now.
+ */
+OTEL_API int  otel_span_start(otel_tracer *t, const otel_span_handle *parent,
+                              const char *name, size_t nl, int kind,
+                              int64_t start_ns, otel_span_handle *out);
+OTEL_API int  otel_span_is_recording(const otel_span_handle *h);
+OTEL_API int  otel_span_end(const otel_span_handle *h, int64_t end_ns);
+/* Frees the record of a span that was never ended (handle collected). */
+OTEL_API void otel_span_abandon(const otel_span_handle *h);
+OTEL_API int  otel_span_update_name(const otel_span_handle *h,
+                                    const char *name, size_t nl);
+OTEL_API int  otel_span_set_status(const otel_span_handle *h, int code,
+                                   const char *desc, size_t dl);
+OTEL_API int  otel_span_set_trace_state(const otel_span_handle *h,
+                                        const char *ts, size_t len);
+/* Returns the event index (>= 0) for OTEL_TARGET_EVENT, or a status. */
+OTEL_API int  otel_span_add_event(const otel_span_handle *h,
+                                  const char *name, size_t nl,
+                                  int64_t time_ns);
+/* Returns the link index (>= 0) for OTEL_TARGET_LINK, or a status. */
+OTEL_API int  otel_span_add_link(const otel_span_handle *h,
+                                 const otel_span_handle *ctx,
+                                 const char *trace_state, size_t tsl);
+
+/* Attributes of a span, an event or a link (target: OTEL_TARGET_*). */
+OTEL_API int  otel_attr_str(const otel_span_handle *h, int32_t target,
+                            const char *k, size_t kl,
+                            const char *v, size_t vl);
+OTEL_API int  otel_attr_int(const otel_span_handle *h, int32_t target,
+                            const char *k, size_t kl, int64_t v);
+OTEL_API int  otel_attr_double(const otel_span_handle *h, int32_t target,
+                               const char *k, size_t kl, double v);
+OTEL_API int  otel_attr_bool(const otel_span_handle *h, int32_t target,
+                             const char *k, size_t kl, int v);
+/* elem_type OTEL_VT_*: vals is const char *const[] (with lens), int64_t[],
+ * double[] or int[] (bool). */
+OTEL_API int  otel_attr_array(const otel_span_handle *h, int32_t target,
+                              const char *k, size_t kl, int elem_type,
+                              const void *vals, const size_t *lens, size_t n);
+
+/* ---- context stacks (context.c) ----------------------------------------
+ * One stack per coroutine, owned by the binding (otel_stack_free() when
+ * the coroutine is collected).  Entries hold handles by value.
+ */
+typedef struct otel_stack otel_stack;
+
+OTEL_API otel_stack *otel_stack_new(void);
+/* Frees the stack; scoped spans still on it are abandoned (counted). */
+OTEL_API void otel_stack_free(otel_stack *st);               /* NULL ok */
+OTEL_API int  otel_stack_depth(const otel_stack *st);
+/* Copies the top entry into *out; returns the depth (0: empty). */
+OTEL_API int  otel_stack_top(const otel_stack *st, otel_span_handle *out);
+/* Pushes a copy of *h; returns the new depth and the entry's serial,
+ * which a detach must present. */
+OTEL_API int  otel_stack_push(otel_stack *st, const otel_span_handle *h,
+                              int owned, uint64_t *serial);
+/* Pops the entry at depth and all above it.  Returns OTEL_OK when it was
+ * the top, 1 when it was not (out of order, counted), OTEL_ESTATE when the
+ * entry is not there (counted, nothing changed). */
+OTEL_API int  otel_stack_detach(otel_stack *st, int depth, uint64_t serial);
+/* A scoped span: starts it as a child of parent (NULL: the top of st),
+ * pushes it as an owned entry and returns the depth, or a status. */
+OTEL_API int  otel_scope_start(otel_tracer *t, otel_stack *st,
+                               const otel_span_handle *parent,
+                               const char *name, size_t nl, int kind,
+                               int64_t start_ns, otel_span_handle *out);
+/* Pops the scope's entry (and anything left above it) and ends the span. */
+OTEL_API int  otel_scope_end(otel_stack *st, int depth,
+                             const otel_span_handle *h, int64_t end_ns);
+
+/* ---- ids (ids.c) -------------------------------------------------------- */
+OTEL_API void otel_ids_random(uint8_t *buf, size_t n);
+/* Writes 2n lower-case hex digits; returns 2n. */
+OTEL_API size_t otel_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Strict lower-case hex decoding of exactly 2n digits; returns 0 or
+ * OTEL_EINVAL. */
+OTEL_API int otel_hex_decode(const char *in, size_t len, uint8_t *out,
+                             size_t n);
+
+/* ---- stats (stats.c) ----------------------------------------------------
+ * Process-wide counters since the library was loaded.
+ */
+OTEL_API int         otel_stats_count(void);
+OTEL_API const char *otel_stats_name(int i);
+OTEL_API uint64_t    otel_stats_get(int i);
+OTEL_API void        otel_stats_add(int i, uint64_t n);
+
+/* ---- UTF-8 (utf8.c) ----------------------------------------------------
+ * Repairs invalid sequences with U+FFFD and cuts at max_chars code points
+ * (-1: no limit) without splitting a sequence.  Writes at most cap bytes;
+ * returns the length of the result (call with cap 0 to size it).  *flags
+ * gets bit 0 when truncated and bit 1 when repaired.
+ */
+OTEL_API size_t otel_utf8_sanitize(const char *in, size_t len,
+                                   int64_t max_chars, char *out, size_t cap,
+                                   int *flags);
+
+/* ---- memory exporter (exporter_memory.c) -------------------------------
+ * Finished spans kept by exporter "memory", read through views whose
+ * pointers stay valid until otel_memory_clear() or the provider is freed.
+ */
+typedef struct otel_span_view {
+    const char *name;          size_t name_len;
+    const char *status_desc;   size_t status_desc_len;
+    const char *trace_state;   size_t trace_state_len;
+    const char *scope_name;    size_t scope_name_len;
+    const char *scope_version; size_t scope_version_len;
+    int64_t  start_ns, end_ns;
+    uint32_t n_attrs, n_events, n_links;
+    uint32_t dropped_attrs, dropped_events, dropped_links;
+    int32_t  kind, status_code;
+    uint8_t  trace_id[16], span_id[8], parent_span_id[8];
+    uint8_t  has_parent, parent_remote, trace_flags, reserved;
+} otel_span_view;
+
+typedef struct otel_attr_view {
+    const char *key;   size_t key_len;
+    int32_t     type;  /* OTEL_VT_*, | OTEL_VT_ARRAY for arrays */
+    uint32_t    n;     /* string length, or array length */
+    const char *s;
+    int64_t     i;
+    double      d;
+    int32_t     b;
+} otel_attr_view;
+
+typedef struct otel_event_view {
+    const char *name; size_t name_len;
+    int64_t  time_ns;
+    uint32_t n_attrs, dropped_attrs;
+} otel_event_view;
+
+typedef struct otel_link_view {
+    uint8_t  trace_id[16], span_id[8];
+    uint32_t trace_flags, remote;
+    const char *trace_state; size_t trace_state_len;
+    uint32_t n_attrs, dropped_attrs;
+} otel_link_view;
+
+OTEL_API size_t otel_memory_count(otel_provider *p);
+OTEL_API void   otel_memory_clear(otel_provider *p);
+OTEL_API int    otel_memory_span(otel_provider *p, size_t i,
+                                 otel_span_view *out);
+/* Attribute j of span i's target (OTEL_TARGET_*); for arrays, element e
+ * (e >= 0) is returned as a scalar view. */
+OTEL_API int    otel_memory_attr(otel_provider *p, size_t i, int32_t target,
+                                 uint32_t j, int32_t e, otel_attr_view *out);
+OTEL_API int    otel_memory_event(otel_provider *p, size_t i, uint32_t j,
+                                  otel_event_view *out);
+OTEL_API int    otel_memory_link(otel_provider *p, size_t i, uint32_t j,
+                                 otel_link_view *out);
+/* Resource attribute j of the provider (same view). */
+OTEL_API int    otel_resource_attr(otel_provider *p, uint32_t j,
+                                   otel_attr_view *out);
+OTEL_API uint32_t otel_resource_count(otel_provider *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OTEL_H */

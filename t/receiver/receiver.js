@@ -1,0 +1,482 @@
+#!/usr/bin/env node
+// Test OTLP/HTTP trace receiver for lua-otel's tests.
+//
+// Decoding deliberately uses the official OpenTelemetry JS generated protobuf
+// code (@opentelemetry/otlp-transformer, pinned in package.json), never our
+// own .proto handling, so the exporter is checked against an independent
+// implementation. See README.md for the HTTP/control API.
+'use strict';
+
+const http = require('http');
+const zlib = require('zlib');
+const fs = require('fs');
+const path = require('path');
+
+const root = require('@opentelemetry/otlp-transformer/build/src/generated/root.js');
+
+const pb = root.opentelemetry.proto;
+const ExportTraceServiceRequest = pb.collector.trace.v1.ExportTraceServiceRequest;
+const ExportTraceServiceResponse = pb.collector.trace.v1.ExportTraceServiceResponse;
+
+// Bodies larger than this are refused (413) instead of buffered without end.
+const MAX_BODY = 64 * 1024 * 1024;
+
+// ---------------------------------------------------------------- arguments
+
+function usage(msg) {
+  if (msg) process.stderr.write(`receiver: ${msg}\n`);
+  process.stderr.write(
+    'usage: node receiver.js --port N [--host 127.0.0.1] [--port-file PATH]\n' +
+    '                        [--keep-alive-timeout MS] [--verbose]\n');
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const opts = { port: null, host: '127.0.0.1', portFile: null, keepAliveMs: null, verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--port') opts.port = Number(next());
+    else if (a === '--host') opts.host = next();
+    else if (a === '--port-file') opts.portFile = next();
+    else if (a === '--keep-alive-timeout') opts.keepAliveMs = Number(next());
+    else if (a === '--verbose' || a === '-v') opts.verbose = true;
+    else if (a === '--help' || a === '-h') usage();
+    else usage(`unknown argument ${a}`);
+  }
+  if (opts.port === null || !Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
+    usage('--port must be an integer 0..65535');
+  }
+  // This receiver is test plumbing with no auth: never expose it beyond loopback.
+  if (!/^127\.\d+\.\d+\.\d+$/.test(opts.host) && opts.host !== '::1' && opts.host !== 'localhost') {
+    usage(`refusing non-loopback --host ${opts.host}`);
+  }
+  return opts;
+}
+
+// ------------------------------------------------------ protobuf -> JSON
+
+// longs: String keeps int64/fixed64 exact (times, intValue > 2^53); bytes are
+// left as Buffers by protobufjs here and turned into hex by hexify() below,
+// since protobufjs itself only offers base64 or number arrays.
+const TO_OBJECT = { longs: String, enums: Number, defaults: true, arrays: true };
+
+function hexify(v) {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  if (Array.isArray(v)) return v.map(hexify);
+  if (v !== null && typeof v === 'object') {
+    const out = {};
+    for (const k of Object.keys(v)) out[k] = hexify(v[k]);
+    return out;
+  }
+  return v;
+}
+
+function decodeRequest(buf) {
+  const msg = ExportTraceServiceRequest.decode(buf);
+  return hexify(ExportTraceServiceRequest.toObject(msg, TO_OBJECT));
+}
+
+// Without the `long` package protobufjs silently decodes 64-bit ints as JS
+// numbers and loses precision; check once at start-up instead of producing
+// subtly wrong test data later.
+function selfCheck() {
+  const AnyValue = pb.common.v1.AnyValue;
+  const v = 2n ** 53n + 1n;
+  const bytes = [0x18]; // field 3 (intValue), varint
+  let x = v;
+  while (x >= 0x80n) { bytes.push(Number(x & 0x7fn) | 0x80); x >>= 7n; }
+  bytes.push(Number(x));
+  const obj = AnyValue.toObject(AnyValue.decode(Buffer.from(bytes)), TO_OBJECT);
+  if (obj.intValue !== v.toString()) {
+    throw new Error(`protobufjs lost int64 precision (got ${obj.intValue}); is the "long" package installed?`);
+  }
+}
+
+// AnyValue (as produced by TO_OBJECT) -> plain JS value.
+function plain(av) {
+  if (av === null || av === undefined) return null;
+  if ('stringValue' in av) return av.stringValue;
+  if ('boolValue' in av) return av.boolValue;
+  if ('intValue' in av) return av.intValue;
+  if ('doubleValue' in av) return av.doubleValue;
+  if ('bytesValue' in av) return av.bytesValue;
+  if ('arrayValue' in av) return ((av.arrayValue && av.arrayValue.values) || []).map(plain);
+  if ('kvlistValue' in av) return flattenAttrs(av.kvlistValue && av.kvlistValue.values);
+  return null; // empty AnyValue
+}
+
+function flattenAttrs(kvs) {
+  const out = {};
+  for (const kv of kvs || []) out[kv.key] = plain(kv.value);
+  return out;
+}
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  seq: 0,
+  records: [], // recorded trace POSTs, in arrival order
+  raws: new Map(), // seq -> decompressed body (Buffer)
+  modes: {}, // name -> options; see CONTROL_MODES
+};
+
+// Each mode applies to the next `times` trace POSTs; -1 = forever, 0 = off.
+const CONTROL_MODES = {
+  status(b) {
+    const status = Number(b.status);
+    if (!Number.isInteger(status) || status < 100 || status > 599) throw new Error('status must be an HTTP status code');
+    const m = { status };
+    if (b.retry_after !== undefined && b.retry_after !== null) m.retry_after = String(b.retry_after);
+    return m;
+  },
+  partial(b) {
+    const rejected = b.rejected === undefined ? 0 : Number(b.rejected);
+    if (!Number.isInteger(rejected) || rejected < 0) throw new Error('rejected must be a non-negative integer');
+    return { rejected, message: b.message === undefined ? '' : String(b.message) };
+  },
+  slow(b) {
+    const delay = Number(b.delay_ms);
+    if (!Number.isFinite(delay) || delay < 0) throw new Error('delay_ms must be a non-negative number');
+    return { delay_ms: delay };
+  },
+  hang() { return {}; },
+  // reset: true sends a TCP RST instead of a plain close (FIN).
+  close(b) { return { reset: !!b.reset }; },
+};
+
+function setMode(name, body) {
+  const m = CONTROL_MODES[name](body);
+  const times = body.times === undefined ? 1 : Number(body.times);
+  if (!Number.isInteger(times) || times < -1) throw new Error('times must be an integer >= -1');
+  if (times === 0) delete state.modes[name];
+  else state.modes[name] = { ...m, times };
+}
+
+// Takes one use of a mode, if it is active; returns its options or null.
+function consume(name) {
+  const m = state.modes[name];
+  if (!m) return null;
+  if (m.times > 0 && --m.times === 0) delete state.modes[name];
+  return m;
+}
+
+function acceptedRecords() {
+  return state.records.filter((r) => r.accepted);
+}
+
+function allSpans() {
+  const out = [];
+  for (const r of acceptedRecords()) {
+    for (const rs of (r.decoded && r.decoded.resourceSpans) || []) {
+      const resource = flattenAttrs(rs.resource && rs.resource.attributes);
+      for (const ss of rs.scopeSpans || []) {
+        const sc = ss.scope || {};
+        const scope = { name: sc.name || '', version: sc.version || '', attrs: flattenAttrs(sc.attributes) };
+        for (const span of ss.spans || []) {
+          out.push({
+            ...span,
+            // proto3: an absent Status message means code UNSET; spare tests the null.
+            status: span.status || { message: '', code: 0 },
+            events: (span.events || []).map((e) => ({ ...e, attrs: flattenAttrs(e.attributes) })),
+            links: (span.links || []).map((l) => ({ ...l, attrs: flattenAttrs(l.attributes) })),
+            attrs: flattenAttrs(span.attributes),
+            resource,
+            scope,
+            seq: r.seq,
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function countSpans(decoded) {
+  let n = 0;
+  for (const rs of (decoded && decoded.resourceSpans) || []) {
+    for (const ss of rs.scopeSpans || []) n += (ss.spans || []).length;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------- HTTP
+
+let opts;
+
+function log(msg) {
+  process.stderr.write(`receiver: ${msg}\n`);
+}
+
+function sendJSON(res, status, obj) {
+  const body = Buffer.from(JSON.stringify(obj));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
+}
+
+function sendText(res, status, text) {
+  const body = Buffer.from(text);
+  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': body.length });
+  res.end(body);
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c) => {
+      size += c.length;
+      // Keep draining so the response can still be delivered, but drop the data.
+      if (size > MAX_BODY) { tooBig = true; chunks.length = 0; return; }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve({ body: Buffer.concat(chunks), size, tooBig }));
+    req.on('error', reject);
+  });
+}
+
+function parseJSONBody(buf) {
+  if (buf.length === 0) return {};
+  const v = JSON.parse(buf.toString('utf8'));
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('body must be a JSON object');
+  return v;
+}
+
+function mediaType(h) {
+  return String(h || '').split(';')[0].trim().toLowerCase();
+}
+
+async function handleTrace(req, res, pathname) {
+  const { body, size, tooBig } = await readBody(req);
+  const rec = {
+    seq: ++state.seq,
+    time_ms: Date.now(),
+    method: req.method,
+    path: pathname,
+    headers: { ...req.headers }, // node already lower-cases header names
+    content_type: req.headers['content-type'] || null,
+    content_encoding: req.headers['content-encoding'] || null,
+    body_size: size,
+    raw_size: null,
+    spans: 0,
+    decoded: null,
+    error: null,
+    fault: null,
+    answered: null,
+    accepted: false,
+  };
+  state.records.push(rec);
+
+  // Work out the normal answer first, so the record holds the decoded payload
+  // even when a fault mode overrides the answer (tests compare retries).
+  let status = 200;
+  const enc = mediaType(rec.content_encoding);
+  if (tooBig) {
+    status = 413;
+    rec.error = `body larger than ${MAX_BODY} bytes`;
+  } else if (mediaType(rec.content_type) !== 'application/x-protobuf') {
+    status = 415;
+    rec.error = `unsupported content-type ${JSON.stringify(rec.content_type)}`;
+  } else {
+    let raw = null;
+    if (enc === '' || enc === 'identity') raw = body;
+    else if (enc === 'gzip') {
+      try { raw = zlib.gunzipSync(body); } catch (e) { status = 400; rec.error = `gunzip failed: ${e.message}`; }
+    } else {
+      status = 415;
+      rec.error = `unsupported content-encoding ${JSON.stringify(rec.content_encoding)}`;
+    }
+    if (raw) {
+      state.raws.set(rec.seq, raw);
+      rec.raw_size = raw.length;
+      try {
+        rec.decoded = decodeRequest(raw);
+        rec.spans = countSpans(rec.decoded);
+      } catch (e) {
+        status = 400;
+        rec.error = `decode failed: ${e.message}`;
+      }
+    }
+  }
+  if (rec.error) log(`#${rec.seq} ${pathname}: ${rec.error}`);
+
+  // Fault modes, in order of precedence. close/hang never answer at all.
+  const close = consume('close');
+  if (close) {
+    rec.fault = close.reset ? 'reset' : 'close';
+    if (opts.verbose) log(`#${rec.seq} dropping connection without answer`);
+    if (close.reset) req.socket.resetAndDestroy(); else req.socket.destroy();
+    return;
+  }
+  if (consume('hang')) {
+    rec.fault = 'hang';
+    if (opts.verbose) log(`#${rec.seq} hanging`);
+    res.on('close', () => { rec.client_gone = true; });
+    return; // keep the socket open until the client gives up
+  }
+
+  let clientGone = false;
+  res.on('close', () => { if (!res.writableFinished) { clientGone = true; rec.client_gone = true; } });
+
+  const slow = consume('slow');
+  if (slow) {
+    rec.fault = 'slow';
+    await new Promise((r) => setTimeout(r, slow.delay_ms));
+    if (clientGone || res.destroyed) return; // client timed out: never accepted
+  }
+
+  const forced = consume('status');
+  if (forced) {
+    rec.fault = rec.fault ? `${rec.fault}+status` : 'status';
+    const headers = { 'content-type': 'application/x-protobuf', 'content-length': 0 };
+    if (forced.retry_after !== undefined) headers['retry-after'] = forced.retry_after;
+    res.writeHead(forced.status, headers);
+    res.end();
+    rec.answered = forced.status;
+    if (opts.verbose) log(`#${rec.seq} answered ${forced.status} (status mode)`);
+    return;
+  }
+
+  if (status !== 200) {
+    sendText(res, status, `${rec.error}\n`);
+    rec.answered = status;
+    return;
+  }
+
+  const resp = {};
+  const partial = consume('partial');
+  if (partial) {
+    rec.fault = rec.fault ? `${rec.fault}+partial` : 'partial';
+    resp.partialSuccess = { rejectedSpans: partial.rejected, errorMessage: partial.message };
+  }
+  const out = ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(resp)).finish();
+  res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': out.length });
+  res.end(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+  rec.answered = 200;
+  rec.accepted = true;
+  if (opts.verbose) log(`#${rec.seq} ${pathname} accepted ${rec.spans} span(s)`);
+}
+
+async function handleControl(req, res, name) {
+  const { body } = await readBody(req);
+  if (name === 'reset') { state.modes = {}; return sendJSON(res, 200, state.modes); }
+  if (name === 'clear') { clearRecords(); return sendJSON(res, 200, { cleared: true }); }
+  if (!Object.prototype.hasOwnProperty.call(CONTROL_MODES, name)) return sendText(res, 404, `unknown control ${name}\n`);
+  let parsed;
+  try {
+    parsed = parseJSONBody(body);
+    setMode(name, parsed);
+  } catch (e) {
+    return sendText(res, 400, `bad control request: ${e.message}\n`);
+  }
+  if (opts.verbose) log(`mode ${name} = ${JSON.stringify(state.modes[name] || null)}`);
+  sendJSON(res, 200, state.modes);
+}
+
+function clearRecords() {
+  state.records = [];
+  state.raws.clear();
+}
+
+async function handle(req, res) {
+  const url = new URL(req.url, 'http://receiver.invalid');
+  const p = url.pathname;
+  const m = req.method;
+
+  if (m === 'GET' && p === '/health') return sendText(res, 200, 'ok');
+  if (m === 'GET' && p === '/requests') {
+    const all = url.searchParams.get('all');
+    const list = all && all !== '0' ? state.records : acceptedRecords();
+    return sendJSON(res, 200, list);
+  }
+  let mm;
+  if (m === 'GET' && (mm = /^\/requests\/(\d+)(\/raw)?$/.exec(p))) {
+    const seq = Number(mm[1]);
+    if (mm[2]) {
+      const raw = state.raws.get(seq);
+      if (!raw) return sendText(res, 404, `no raw body for request ${seq}\n`);
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': raw.length });
+      return res.end(raw);
+    }
+    const rec = state.records.find((r) => r.seq === seq);
+    return rec ? sendJSON(res, 200, rec) : sendText(res, 404, `no request ${seq}\n`);
+  }
+  if (m === 'GET' && p === '/spans') return sendJSON(res, 200, allSpans());
+  if (m === 'GET' && p === '/stats') {
+    const acc = acceptedRecords();
+    return sendJSON(res, 200, {
+      requests: state.records.length,
+      accepted: acc.length,
+      spans: acc.reduce((n, r) => n + r.spans, 0),
+    });
+  }
+  if (m === 'GET' && p === '/control') return sendJSON(res, 200, state.modes);
+  if (m === 'DELETE' && p === '/requests') { clearRecords(); return sendJSON(res, 200, { cleared: true }); }
+  if (m === 'POST' && p.startsWith('/control/')) return handleControl(req, res, p.slice('/control/'.length));
+
+  // Every other POST is an export attempt (default /v1/traces, or whatever
+  // custom path the exporter was configured with), except the query paths.
+  const reserved = p === '/health' || p === '/spans' || p === '/stats' || p === '/control' || p.startsWith('/requests');
+  if (m === 'POST' && !reserved) return handleTrace(req, res, p);
+
+  sendText(res, m === 'GET' || m === 'POST' || m === 'DELETE' ? 404 : 405, `no route for ${m} ${p}\n`);
+}
+
+function writePortFile(file, port) {
+  // Write then rename so a test polling the file never reads it half-written.
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${port}\n`);
+  fs.renameSync(tmp, file);
+}
+
+function main() {
+  opts = parseArgs(process.argv.slice(2));
+  selfCheck();
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e) => {
+      log(`error handling ${req.method} ${req.url}: ${e && e.stack ? e.stack : e}`);
+      if (!res.headersSent && !res.destroyed) sendText(res, 500, 'internal error\n');
+      else res.destroy();
+    });
+  });
+  if (opts.keepAliveMs !== null) server.keepAliveTimeout = opts.keepAliveMs;
+
+  server.on('clientError', (err, socket) => {
+    if (err.code !== 'ECONNRESET') log(`client error: ${err.message}`);
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.on('error', (e) => {
+    log(`server error: ${e.message}`);
+    process.exit(1);
+  });
+
+  server.listen(opts.port, opts.host, () => {
+    const port = server.address().port;
+    if (opts.portFile) writePortFile(opts.portFile, port);
+    process.stdout.write(`listening ${port}\n`);
+  });
+
+  let stopping = false;
+  const stop = (sig) => {
+    if (stopping) return;
+    stopping = true;
+    if (opts.verbose) log(`${sig}: stopping`);
+    server.close(() => process.exit(0));
+    // Hanging/slow requests and idle keep-alive sockets would hold close() open.
+    server.closeAllConnections();
+    setTimeout(() => process.exit(0), 1000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // Test plumbing must outlive bad input: log and carry on.
+  process.on('uncaughtException', (e) => log(`uncaught: ${e && e.stack ? e.stack : e}`));
+  process.on('unhandledRejection', (e) => log(`unhandled rejection: ${e && e.stack ? e.stack : e}`));
+}
+
+main();
