@@ -14,6 +14,9 @@
 #include "otel.h"
 
 #define OTEL__UNUSED(x) ((void)(x))
+/* Thread-locals on the span path: initial-exec avoids a __tls_get_addr
+ * call per access in the shared library (they are a few hundred bytes). */
+#define OTEL__TLS __thread __attribute__((tls_model("initial-exec")))
 #define OTEL__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define OTEL__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -147,7 +150,7 @@ int otel__sampler_decide(const otel_sampler *s, const otel_span_handle *parent,
                          const uint8_t trace_id[16]);
 
 /* ---- span records --------------------------------------------------------*/
-#define OTEL__SPAN_INLINE 256
+#define OTEL__SPAN_INLINE 272
 
 typedef struct {
     otel__str   name;
@@ -205,6 +208,8 @@ struct otel__exporter {
     /* Keeps the spans instead (memory exporter): returns true when the
      * exporter took ownership of them. */
     bool  keeps_spans;
+    /* export_spans may run on several threads at once. */
+    bool  thread_safe;
     int  (*flush)(otel__exporter *e, int timeout_ms);
     void (*shutdown)(otel__exporter *e);
     void (*destroy)(otel__exporter *e);

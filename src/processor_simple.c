@@ -26,7 +26,12 @@ void otel__export_batch(otel__exporter *e, otel__span *const *spans,
         otel__stat_add(OTEL_STAT_SPANS_EXPORTED, n - (size_t)r);
         otel__stat_add(OTEL_STAT_SPANS_DROPPED_REJECTED, (size_t)r);
     }
-    if (r < 0 || !e->keeps_spans) {
+    if (r >= 0 && e->keeps_spans) {
+        return;
+    }
+    if (n == 1) {
+        otel__span_release(spans[0]);    /* the caller's own cache */
+    } else {
         otel__span_release_many(spans, n);
     }
 }
@@ -41,6 +46,10 @@ static void simple_on_end(otel__processor *p, otel__span *s)
 {
     simple_processor *sp = (simple_processor *)p;
 
+    if (sp->exporter->thread_safe) {
+        otel__export_batch(sp->exporter, &s, 1);
+        return;
+    }
     pthread_mutex_lock(&sp->lock);
     otel__export_batch(sp->exporter, &s, 1);
     pthread_mutex_unlock(&sp->lock);
@@ -97,6 +106,7 @@ otel__exporter *otel__exporter_none_new(void)
 
     if (e) {
         e->export_spans = none_export;
+        e->thread_safe = true;
         e->destroy = plain_destroy;
     }
     return e;
@@ -164,6 +174,7 @@ otel__exporter *otel__exporter_memory_new(void)
     }
     m->base.export_spans = memory_export;
     m->base.keeps_spans = true;
+    m->base.thread_safe = true;
     m->base.destroy = memory_destroy;
     pthread_mutex_init(&m->lock, NULL);
     return &m->base;

@@ -24,8 +24,8 @@ static otel__span **blocks;
 static size_t n_blocks;
 
 /* A small per-thread cache keeps the pool lock off most starts. */
-static __thread otel__span *cache;
-static __thread unsigned cache_n;
+static OTEL__TLS otel__span *cache;
+static OTEL__TLS unsigned cache_n;
 
 static otel__span *pool_refill(void)
 {
@@ -394,7 +394,7 @@ OTEL_API int otel_span_set_trace_state(const otel_span_handle *h,
 static void *grow(otel__span *s, void *arr, uint32_t n, uint32_t *cap,
                   size_t elem, int64_t limit)
 {
-    uint32_t ncap = *cap ? *cap * 2 : 2;
+    uint32_t ncap = *cap ? *cap * 2 : 1;
     void *na;
 
     if (limit >= 0 && ncap > limit) {

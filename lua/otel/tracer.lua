@@ -10,6 +10,8 @@ local ffi_gc = ffi.gc
 local type = type
 local error = error
 local xpcall = xpcall
+local select = select
+local unpack = unpack
 local tostring = tostring
 local traceback = debug.traceback
 local setmetatable = setmetatable
@@ -167,7 +169,14 @@ local function on_error(e)
 end
 
 local function scope_exit(r, depth, h, ok, ...)
-    if r.n >= depth then
+    if r.n == depth then
+        r[depth] = nil
+        r.n = depth - 1
+        local b = r.b
+        if b then
+            b[depth] = nil
+        end
+    elseif r.n > depth then
         pop_to(r, depth - 1)
     end
     if ok then
@@ -188,35 +197,29 @@ local function scope_exit(r, depth, h, ok, ...)
     error(err, 0)
 end
 
--- tracer:start_as_current_span(name, opts, fn, ...) -> fn's results.
--- The span is current inside fn and ends when fn returns or raises; on a
--- raise it records the exception, sets ERROR and raises the same value.
-function Tracer:start_as_current_span(name, opts, fn, ...)
-    if type(fn) ~= "function" then
-        if type(opts) == "function" then
-            return self:start_as_current_span(name, nil, opts, fn, ...)
-        end
-        error("otel: start_as_current_span needs a function, got "
-              .. type(fn), 2)
-    end
+-- The scope proper.  It takes fn's arguments packed (or none), so that it
+-- is not a vararg function: coroutine.running() ends a trace (it is not
+-- compiled), and the trace that continues after it cannot read the
+-- varargs of a frame it did not enter.
+local function scoped(self, name, opts, fn, args)
     if type(name) ~= "string" then
-        error("otel: span name must be a string, got " .. type(name), 2)
+        error("otel: span name must be a string, got " .. type(name), 3)
     end
     local parent, kind, start = nil, 0, 0
     if opts ~= nil then
         if type(opts) ~= "table" then
-            error("otel: opts must be a table, got " .. type(opts), 2)
+            error("otel: opts must be a table, got " .. type(opts), 3)
         end
-        parent = parent_of(opts, 2)
-        kind = kind_of(opts, 2)
-        start = time_arg(opts.start_time, "opts.start_time", 2)
+        parent = parent_of(opts, 3)
+        kind = kind_of(opts, 3)
+        start = time_arg(opts.start_time, "opts.start_time", 3)
     end
     local r = rec()
     local h = handle_t()
     local depth = C.otel_scope_start(core(self), r.st, parent, name, #name,
                                      kind, start, h)
     if depth < 0 then
-        error("otel: cannot start span: " .. base.strerror(depth), 2)
+        error("otel: cannot start span: " .. base.strerror(depth), 3)
     end
     if span.has_ts then
         inherit_ts(h, parent or r[depth - 1])
@@ -228,9 +231,30 @@ function Tracer:start_as_current_span(name, opts, fn, ...)
         b[depth] = b[depth - 1]
     end
     if opts ~= nil then
-        apply_opts(h, opts, 2)
+        apply_opts(h, opts, 3)
     end
-    return scope_exit(r, depth, h, xpcall(fn, on_error, h, ...))
+    if args == nil then
+        return scope_exit(r, depth, h, xpcall(fn, on_error, h))
+    end
+    return scope_exit(r, depth, h, xpcall(fn, on_error, h,
+                                          unpack(args, 1, args.n)))
+end
+
+-- tracer:start_as_current_span(name, opts, fn, ...) -> fn's results.
+-- The span is current inside fn and ends when fn returns or raises; on a
+-- raise it records the exception, sets ERROR and raises the same value.
+function Tracer:start_as_current_span(name, opts, fn, ...)
+    if type(fn) ~= "function" then
+        if type(opts) == "function" then
+            return self:start_as_current_span(name, nil, opts, fn, ...)
+        end
+        error("otel: start_as_current_span needs a function, got "
+              .. type(fn), 2)
+    end
+    if select("#", ...) == 0 then
+        return scoped(self, name, opts, fn, nil)
+    end
+    return scoped(self, name, opts, fn, { n = select("#", ...), ... })
 end
 
 _M.Context = Context
