@@ -203,23 +203,23 @@ end
 -- varargs of a frame it did not enter.
 local function scoped(self, name, opts, fn, args)
     if type(name) ~= "string" then
-        error("otel: span name must be a string, got " .. type(name), 3)
+        error("otel: span name must be a string, got " .. type(name), 2)
     end
     local parent, kind, start = nil, 0, 0
     if opts ~= nil then
         if type(opts) ~= "table" then
-            error("otel: opts must be a table, got " .. type(opts), 3)
+            error("otel: opts must be a table, got " .. type(opts), 2)
         end
-        parent = parent_of(opts, 3)
-        kind = kind_of(opts, 3)
-        start = time_arg(opts.start_time, "opts.start_time", 3)
+        parent = parent_of(opts, 2)
+        kind = kind_of(opts, 2)
+        start = time_arg(opts.start_time, "opts.start_time", 2)
     end
     local r = rec()
     local h = handle_t()
     local depth = C.otel_scope_start(core(self), r.st, parent, name, #name,
                                      kind, start, h)
     if depth < 0 then
-        error("otel: cannot start span: " .. base.strerror(depth), 3)
+        error("otel: cannot start span: " .. base.strerror(depth), 2)
     end
     if span.has_ts then
         inherit_ts(h, parent or r[depth - 1])
@@ -231,7 +231,7 @@ local function scoped(self, name, opts, fn, args)
         b[depth] = b[depth - 1]
     end
     if opts ~= nil then
-        apply_opts(h, opts, 3)
+        apply_opts(h, opts, 2)
     end
     if args == nil then
         return scope_exit(r, depth, h, xpcall(fn, on_error, h))
