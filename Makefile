@@ -75,16 +75,21 @@ lint:
 # AddressSanitizer + UndefinedBehaviorSanitizer over the C tests and the
 # busted suite (LuaJIT itself is not instrumented: the runtime is
 # preloaded).
+ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+TSAN_OPT := -O1 -g -fsanitize=thread
+
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan \
-	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="$(ASAN_OPT)" \
 	    LDFLAGS="-fsanitize=address,undefined" all
-	@SAN=asan BUILD=build-asan sh t/run.sh c lua
+	@SAN=asan BUILD=build-asan OPT="$(ASAN_OPT)" \
+	    LDFLAGS="-fsanitize=address,undefined" sh t/run.sh c lua
 
 tsan:
-	@$(MAKE) --no-print-directory BUILD=build-tsan \
-	    OPT="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" all
-	@SAN=tsan BUILD=build-tsan sh t/run.sh c
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT="$(TSAN_OPT)" \
+	    LDFLAGS="-fsanitize=thread" all
+	@SAN=tsan BUILD=build-tsan OPT="$(TSAN_OPT)" \
+	    LDFLAGS="-fsanitize=thread" sh t/run.sh c
 
 valgrind: all
 	@SAN=valgrind sh t/run.sh lua

@@ -63,6 +63,16 @@ void otel__tree_free(otel__tree *t)
     free(t);
 }
 
+/* Control characters would break the one-line layout. */
+static void put_oneline(otel__buf *b, const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        otel__buf_put(b, (unsigned char)s[i] < 0x20 ? " " : s + i, 1);
+    }
+}
+
 /* "k=v k2=v2" of the first attributes, and the error description. */
 static char *detail_of(const otel__span *s)
 {
@@ -74,7 +84,7 @@ static char *detail_of(const otel__span *s)
         otel__buf_puts(&b, "ERROR");
         if (s->status_desc.len) {
             otel__buf_puts(&b, ": ");
-            otel__buf_put(&b, s->status_desc.p, s->status_desc.len);
+            put_oneline(&b, s->status_desc.p, s->status_desc.len);
         }
         otel__buf_puts(&b, "  ");
     }
@@ -84,7 +94,7 @@ static char *detail_of(const otel__span *s)
         otel__buf_puts(&b, "=");
         switch (a->v.type) {
         case OTEL_VT_STRING:
-            otel__buf_put(&b, a->v.u.s, a->v.n > 40 ? 40 : a->v.n);
+            put_oneline(&b, a->v.u.s, a->v.n > 40 ? 40 : a->v.n);
             break;
         case OTEL_VT_BOOL:
             otel__buf_puts(&b, a->v.u.b ? "true" : "false");
@@ -167,8 +177,9 @@ static void print_row(otel__tree *t, otel__buf *b, size_t r, int depth,
                           : x->status == OTEL_STATUS_ERROR ? "\xe2\x96\x93"
                                                            : "\xe2\x96\x88");
     }
-    otel__buf_printf(b, "| %9.3f ms  %s\n",
+    otel__buf_printf(b, "| %9.3f ms%s%s\n",
                      (double)(x->end_ns - x->start_ns) / 1e6,
+                     x->detail && *x->detail ? "  " : "",
                      x->detail ? x->detail : "");
     /* Children in start order. */
     for (;;) {
