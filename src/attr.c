@@ -12,7 +12,7 @@
 #include "internal.h"
 
 #define ARENA_ALIGN 8
-#define CHUNK_MIN 1024
+#define CHUNK_MIN 256
 
 void otel__arena_init(otel__arena *a, char *buf, size_t size)
 {
@@ -34,9 +34,11 @@ void *otel__arena_alloc(otel__arena *a, size_t size)
         a->cur = (char *)(p + size);
         return (void *)p;
     }
-    csize = size + sizeof(otel__chunk) + ARENA_ALIGN;
-    if (csize < CHUNK_MIN) {
-        csize = CHUNK_MIN;
+    /* Chunks double: a span slightly over its inline buffer stays small,
+     * a big one does not malloc per attribute. */
+    csize = a->chunks ? a->chunks->size * 2 : CHUNK_MIN;
+    if (csize < size + sizeof(otel__chunk) + ARENA_ALIGN) {
+        csize = size + sizeof(otel__chunk) + ARENA_ALIGN;
     }
     c = malloc(csize);
     if (!c) {

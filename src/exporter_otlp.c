@@ -181,10 +181,9 @@ static void init_cond(otlp_exporter *x)
 
 static int open_handles(otlp_exporter *x)
 {
+    pid_t pid = getpid();
     CURLM *multi;
     CURL *easy;
-
-    pid_t pid = getpid();
 
     if (x->multi && x->pid == pid) {
         return OTEL_OK;
@@ -351,6 +350,9 @@ static int compress_body(otlp_exporter *x, const char **out, size_t *len)
         *out = x->body.buf;
         *len = x->body.len;
         return OTEL_OK;
+    }
+    if (x->body.len > UINT32_MAX) {
+        return OTEL_EEXPORT;    /* one deflate() call takes a uInt */
     }
     if (!x->zs_ready) {
         memset(&x->zs, 0, sizeof(x->zs));

@@ -19,6 +19,10 @@
 #include "otlp.h"
 #include "trace.pb-c.h"
 
+#define PB(x) opentelemetry__proto__trace__v1__##x
+#define RESP_UNPACK PB(export_trace_service_response__unpack)
+#define RESP_FREE PB(export_trace_service_response__free_unpacked)
+
 /* Wire types. */
 #define WT_VARINT 0
 #define WT_I64    1
@@ -529,8 +533,7 @@ int otel__otlp_decode_response(const uint8_t *buf, size_t len,
     if (len == 0) {
         return OTEL_OK;
     }
-    r = opentelemetry__proto__trace__v1__export_trace_service_response__unpack(
-            NULL, len, buf);
+    r = RESP_UNPACK(NULL, len, buf);
     if (!r) {
         return OTEL_EINVAL;
     }
@@ -548,7 +551,6 @@ int otel__otlp_decode_response(const uint8_t *buf, size_t len,
             msg[n] = '\0';
         }
     }
-    opentelemetry__proto__trace__v1__export_trace_service_response__free_unpacked(
-        r, NULL);
+    RESP_FREE(r, NULL);
     return OTEL_OK;
 }

@@ -168,7 +168,7 @@ static void reg_init(void)
     pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
 }
 
-/* ---- the worker ------------------------------------------------------------*/
+/* ---- the worker -----------------------------------------------------------*/
 
 /* Takes up to max_batch spans off the queue into p->batch (locked). */
 static size_t take_batch(batch_processor *p)
@@ -290,7 +290,7 @@ static bool ensure_worker(batch_processor *p)
     return true;
 }
 
-/* ---- the processor ----------------------------------------------------------*/
+/* ---- the processor --------------------------------------------------------*/
 
 static void batch_on_end(otel__processor *proc, otel__span *s)
 {

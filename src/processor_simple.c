@@ -16,7 +16,10 @@ void otel__export_batch(otel__exporter *e, otel__span *const *spans,
         return;
     }
     r = e->export_spans(e, spans, n);
-    if (r < 0) {
+    if (r == OTEL_ESTATE) {
+        /* abandoned because the provider is shutting down */
+        otel__stat_add(OTEL_STAT_SPANS_DROPPED_SHUTDOWN, n);
+    } else if (r < 0) {
         otel__stat_add(OTEL_STAT_SPANS_DROPPED_EXPORT_FAILED, n);
         otel__stat_add(OTEL_STAT_EXPORT_FAILURES, 1);
     } else {

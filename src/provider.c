@@ -197,7 +197,7 @@ OTEL_API void otel_provider_free(otel_provider *p)
         return;
     }
     if (!atomic_load(&p->shut_down)) {
-        otel_provider_shutdown(p, 0);
+        otel_provider_shutdown(p, (int)p->cfg->bsp_export_timeout_ms);
     }
     otel__provider_unref(p);
 }

@@ -23,6 +23,25 @@ static otel__span *pool_free;
 static otel__span **blocks;
 static size_t n_blocks;
 
+/* A child forked while another thread held the pool lock must not inherit
+ * it locked. */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&pool_lock);
+}
+
+static void fork_release(void)
+{
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 /* A small per-thread cache keeps the pool lock off most starts. */
 static OTEL__TLS otel__span *cache;
 static OTEL__TLS unsigned cache_n;
@@ -32,6 +51,7 @@ static otel__span *pool_refill(void)
     otel__span *s, *blk, *head = NULL;
     unsigned i, n = 0;
 
+    pthread_once(&atfork_once, install_atfork);
     pthread_mutex_lock(&pool_lock);
     while (pool_free && n < CACHE_REFILL) {
         s = pool_free;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "tap.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -23,21 +24,6 @@
 #endif
 
 #define S(x) x, sizeof(x) - 1
-
-static int failed, passed;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-            printf("ok - ");                                                \
-        } else {                                                            \
-            failed++;                                                       \
-            printf("not ok - %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
-        }                                                                   \
-        printf(__VA_ARGS__);                                                \
-        printf("\n");                                                       \
-    } while (0)
 
 static int64_t mono_ms(void)
 {
@@ -216,7 +202,7 @@ static void check_identity(const snap *a, const snap *b, const char *what)
           (long long)delta(a, b, OTEL_STAT_SPANS_QUEUED));
 }
 
-/* ---- provider and producers ------------------------------------------------*/
+/* ---- provider and producers -----------------------------------------------*/
 
 static otel_provider *prov;
 static otel_tracer *tracer;
@@ -279,7 +265,7 @@ static void run_producers(int threads, int each)
     }
 }
 
-/* ---- scenarios -------------------------------------------------------------*/
+/* ---- scenarios ------------------------------------------------------------*/
 
 static void queue_full(void)
 {
@@ -554,6 +540,5 @@ int main(void)
 
     otel_provider_shutdown(prov, 1000);
     otel_provider_free(prov);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return tap_done();
 }
