@@ -6,7 +6,7 @@ set -eu
 
 PKGS="gcc make pkg-config luajit2 libluajit2-5.1-dev lua-busted lua-check
 lua-cjson luarocks libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-libcurl4-openssl-dev zlib1g-dev ca-certificates curl nginx
+libcurl4-openssl-dev zlib1g-dev ca-certificates curl bc nginx
 libnginx-mod-http-lua wrk valgrind clang libclang-rt-14-dev"
 
 missing=""
