@@ -49,9 +49,12 @@ $(BUILD)/t/%: t/c/%.c $(STATIC)
 deps:
 	@sh tools/deps.sh
 
+# Everything CI runs, summed into one closing line.
+TEST_SUITES ?= proto lint c lua nginx asan tsan valgrind rock
+
 test: deps
 	@$(MAKE) --no-print-directory all
-	@sh t/run.sh
+	@sh t/run.sh $(TEST_SUITES)
 
 c-tests: $(CTESTS)
 
@@ -74,25 +77,10 @@ lint:
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the C tests and the
 # busted suite (LuaJIT itself is not instrumented: the runtime is
-# preloaded).
-ASAN_OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-            -fno-sanitize-recover=undefined
-TSAN_OPT := -O1 -g -fsanitize=thread
-
-asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="$(ASAN_OPT)" \
-	    LDFLAGS="-fsanitize=address,undefined" all
-	@SAN=asan BUILD=build-asan OPT="$(ASAN_OPT)" \
-	    LDFLAGS="-fsanitize=address,undefined" sh t/run.sh c lua
-
-tsan:
-	@$(MAKE) --no-print-directory BUILD=build-tsan OPT="$(TSAN_OPT)" \
-	    LDFLAGS="-fsanitize=thread" all
-	@SAN=tsan BUILD=build-tsan OPT="$(TSAN_OPT)" \
-	    LDFLAGS="-fsanitize=thread" sh t/run.sh c
-
-valgrind: all
-	@SAN=valgrind sh t/run.sh lua
+# preloaded); ThreadSanitizer over the C tests (the exporter thread);
+# valgrind memcheck over the busted suite.
+asan tsan valgrind: all
+	@sh t/run.sh $@
 
 proto:
 	@sh tools/gen-proto.sh

@@ -1,13 +1,18 @@
 #!/bin/sh
-# Runs the test suites and ends with one line "N passed, N failed".
-#   t/run.sh [c] [lua] [nginx] ...   (default: every suite)
-# SAN=asan|tsan|valgrind runs them under a sanitizer (make asan, ...).
+# Runs the test suites and ends with one line "N passed, N failed" that
+# sums them all.
+#   t/run.sh [suite ...]      suites: c lua nginx asan tsan valgrind
+#                             proto lint rock  (default: c lua nginx)
+# asan/tsan/valgrind build their own copy of the core and run the C tests
+# and/or the Lua specs under the sanitizer.
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 BUILD=${BUILD:-build}
 SAN=${SAN:-}
+OPT=${OPT:-}
+LDFLAGS=${LDFLAGS:-}
 suites=${*:-c lua nginx}
 passed=0
 failed=0
@@ -49,7 +54,8 @@ san_env() {
 run_c() {
     echo "== C tests ($BUILD)"
     make --no-print-directory -s BUILD="$BUILD" ${OPT:+OPT="$OPT"} \
-        ${LDFLAGS:+LDFLAGS="$LDFLAGS"} c-tests || {
+        ${LDFLAGS:+LDFLAGS="$LDFLAGS"} c-tests > "$log/build" 2>&1 || {
+        cat "$log/build"
         failed=$((failed + 1)); echo "FAIL building the C tests"; return; }
     for t in "$BUILD"/t/*; do
         [ -x "$t" ] || continue
@@ -83,11 +89,57 @@ run_busted() {
     done
 }
 
+# A check that is one pass or one failure: name, then the command.
+run_one() {
+    name=$1
+    shift
+    if "$@" > "$log/out" 2>&1; then
+        echo "ok 1 - $name" > "$log/tap"
+        count "$log/tap" 0 "$name"
+    else
+        echo "not ok 1 - $name" > "$log/tap"
+        sed 's/^/    /' "$log/out" | tail -n 40
+        count "$log/tap" 1 "$name"
+    fi
+}
+
+ASAN_OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
+ASAN_OPT="$ASAN_OPT -fno-sanitize-recover=undefined"
+TSAN_OPT="-O1 -g -fsanitize=thread"
+
+# Builds the core into $BUILD with $OPT/$LDFLAGS.
+build() {
+    make --no-print-directory -s BUILD="$BUILD" OPT="$OPT" \
+        LDFLAGS="$LDFLAGS" all > "$log/build" 2>&1 || {
+        cat "$log/build"; failed=$((failed + 1))
+        echo "FAIL building $BUILD"; return 1; }
+}
+
 for s in $suites; do
     case "$s" in
     c) run_c ;;
     lua) echo "== Lua specs"; run_busted t/spec ;;
     nginx) echo "== nginx integration"; run_busted t/nginx ;;
+    asan)
+        echo "== AddressSanitizer + UBSan"
+        BUILD=build-asan OPT=$ASAN_OPT LDFLAGS="-fsanitize=address,undefined"
+        SAN=asan
+        build && { run_c; run_busted t/spec; }
+        BUILD=build SAN= OPT= LDFLAGS= ;;
+    tsan)
+        echo "== ThreadSanitizer"
+        BUILD=build-tsan OPT=$TSAN_OPT LDFLAGS="-fsanitize=thread" SAN=tsan
+        build && run_c
+        BUILD=build SAN= OPT= LDFLAGS= ;;
+    valgrind)
+        echo "== valgrind memcheck"
+        SAN=valgrind run_busted t/spec
+        SAN= ;;
+    proto) echo "== generated protobuf code"
+        run_one "proto/current" sh tools/gen-proto.sh --check ;;
+    lint) echo "== lint"; run_one "lint" sh tools/lint.sh ;;
+    rock) echo "== luarocks"; sh tools/rock-test.sh > "$log/out" 2>&1
+        count "$log/out" $? "rock" ;;
     *) echo "unknown suite $s"; failed=$((failed + 1)) ;;
     esac
 done
