@@ -46,6 +46,16 @@ $(BUILD)/t/%: t/c/%.c $(STATIC)
 	$(CC) $(CFLAGS) -fvisibility=default -Isrc $< $(STATIC) $(LDFLAGS) \
 	    $(LIBS) -o $@
 
+# The multi-threaded host test embeds LuaJIT and shares the built library
+# with the Lua states it runs.
+LUAJIT_CFLAGS := $(shell pkg-config --cflags luajit 2>/dev/null)
+LUAJIT_LIBS   := $(shell pkg-config --libs luajit 2>/dev/null)
+$(BUILD)/t/test_lua_threads: t/c/test_lua_threads.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc $(LUAJIT_CFLAGS) $< -L$(BUILD) -l:otel_core.so \
+	    -Wl,-rpath,$(abspath $(BUILD)) $(LDFLAGS) $(LUAJIT_LIBS) \
+	    -lpthread -o $@
+
 deps:
 	@sh tools/deps.sh
 

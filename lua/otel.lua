@@ -6,6 +6,8 @@ local context = require "otel.context"
 local tracer = require "otel.tracer"
 local sampler = require "otel.sampler"
 local memory = require "otel.memory"
+local propagation = require "otel.propagation"
+local baggage = require "otel.baggage"
 
 local C = base.C
 local state = base.state
@@ -24,6 +26,10 @@ local _M = {
     sampler = sampler,
     context = context,
     memory = memory,
+    propagation = propagation,
+    baggage = baggage,
+    -- called by setup with its options (propagators)
+    setup_hook = propagation.setup_hook,
 }
 
 -- Config keys of otel.h.
@@ -46,7 +52,7 @@ local OPTIONS = {
     service_name = "string", resource = "table", sampler = "table",
     limits = "table", processor = "string", batch = "table",
     exporter = "string", otlp = "table", console = "table",
-    strict = "boolean", propagators = "table",
+    strict = "boolean", propagators = "table", provider = "cdata",
 }
 
 local function opt_error(msg)
@@ -196,6 +202,27 @@ local function release(p)
     C.otel_provider_free(p)
 end
 
+-- A provider the host created and shares between Lua states (threads):
+-- this state holds a reference, and otel.shutdown() only drops it.
+local function adopt(opts)
+    for k in pairs(opts) do
+        if k ~= "provider" and k ~= "strict" and k ~= "propagators" then
+            error("otel.setup: option " .. k .. " cannot be combined with "
+                  .. "provider (the host configured it)", 3)
+        end
+    end
+    local p = ffi.cast("otel_provider *", opts.provider)
+    if p == nil then
+        error("otel.setup: provider is NULL", 3)
+    end
+    C.otel_provider_ref(p)
+    state.provider = ffi_gc(p, C.otel_provider_unref)
+    state.adopted = true
+    state.strict = opts.strict == true
+    state.epoch = state.epoch + 1
+    return true
+end
+
 -- otel.setup(opts): once per process (per nginx worker); again only after
 -- otel.shutdown().
 function _M.setup(opts)
@@ -213,13 +240,17 @@ function _M.setup(opts)
         if not want then
             error("otel.setup: unknown option " .. tostring(k), 2)
         end
-        if type(v) ~= want then
+        if type(v) ~= want
+           and not (k == "provider" and type(v) == "userdata") then
             error("otel.setup: option " .. k .. " must be a " .. want
                   .. ", got " .. type(v), 2)
         end
     end
     if _M.setup_hook then
         _M.setup_hook(opts)
+    end
+    if opts.provider ~= nil then
+        return adopt(opts)
     end
     local cfg = C.otel_config_new()
     if cfg == nil then
@@ -307,10 +338,20 @@ function _M.shutdown(timeout_ms)
     if not p then
         return nil, "not set up"
     end
-    local rc = C.otel_provider_shutdown(p, ms)
     state.provider = nil
     state.epoch = state.epoch + 1
     ffi_gc(p, nil)
+    if state.adopted then
+        -- the host owns it: flush what this state ended, keep it running
+        state.adopted = false
+        local rc = C.otel_provider_force_flush(p, ms)
+        C.otel_provider_unref(p)
+        if rc ~= 0 then
+            return nil, base.strerror(rc)
+        end
+        return true
+    end
+    local rc = C.otel_provider_shutdown(p, ms)
     C.otel_provider_free(p)
     if rc ~= 0 then
         return nil, base.strerror(rc)

@@ -172,6 +172,12 @@ OTEL_API otel_tracer *otel_provider_tracer(otel_provider *p,
 OTEL_API int  otel_provider_force_flush(otel_provider *p, int timeout_ms);
 OTEL_API int  otel_provider_shutdown(otel_provider *p, int timeout_ms);
 OTEL_API void otel_provider_free(otel_provider *p);          /* NULL ok */
+/* For hosts that share one provider between several Lua states (threads):
+ * each state takes a reference and drops it without shutting the provider
+ * down; the host keeps the owner's reference and calls
+ * otel_provider_free() last. */
+OTEL_API void otel_provider_ref(otel_provider *p);
+OTEL_API void otel_provider_unref(otel_provider *p);          /* NULL ok */
 /* Sampler description and service.name, for diagnostics. */
 OTEL_API size_t otel_provider_describe(const otel_provider *p, int what,
                                        char *buf, size_t cap);
@@ -248,6 +254,95 @@ OTEL_API int  otel_scope_start(otel_tracer *t, otel_stack *st,
 /* Pops the scope's entry (and anything left above it) and ends the span. */
 OTEL_API int  otel_scope_end(otel_stack *st, int depth,
                              const otel_span_handle *h, int64_t end_ns);
+
+/* ---- propagation (propagation.c) ---------------------------------------
+ * W3C Trace Context, W3C Baggage and B3 headers.  Pure functions: strings
+ * in as pointer + length, results in caller memory; nothing is allocated
+ * or kept.  A malformed input is ignored and counted (propagation_invalid:
+ * one per traceparent or b3 header, one per dropped list member).
+ * Extracted span contexts have remote = 1 and no record.
+ */
+#define OTEL_TRACEPARENT_LEN        55  /* version 00, as formatted */
+#define OTEL_TRACESTATE_MAX_MEMBERS 32
+#define OTEL_TRACESTATE_MAX_LEN     512 /* longer lists are truncated */
+#define OTEL_BAGGAGE_MAX_MEMBERS    180
+#define OTEL_BAGGAGE_MAX_BYTES      8192
+#define OTEL_B3_LEN                 51  /* trace-span-state, as formatted */
+
+/* Parses a traceparent (leading and trailing OWS allowed) into *out; only
+ * the sampled flag is kept.  Returns OTEL_OK, or OTEL_EINVAL with *out
+ * zeroed. */
+OTEL_API int otel_traceparent_parse(const char *s, size_t len,
+                                    otel_span_handle *out);
+/* Writes the OTEL_TRACEPARENT_LEN characters of a version 00 traceparent
+ * (no NUL); returns that length, or OTEL_EINVAL for an invalid context. */
+OTEL_API int otel_traceparent_format(const otel_span_handle *h, char *buf);
+/* Validates a tracestate list (several header lines joined with ','):
+ * drops invalid members, duplicates of an earlier key and members past
+ * the 32nd, keeps the order, and truncates whole members to fit in
+ * min(cap, OTEL_TRACESTATE_MAX_LEN), those over 128 characters first, then
+ * from the end.  Writes the cleaned list to out; returns its length (the
+ * input's length when nothing changed; 0: nothing left). */
+OTEL_API int otel_tracestate_clean(const char *s, size_t len, char *out,
+                                   size_t cap);
+
+/* Baggage parsing, one member per call.  Start with a zeroed iterator. */
+typedef struct otel_baggage_iter {
+    size_t   pos;       /* where the next member starts */
+    size_t   bytes;     /* bytes of the members returned, with commas */
+    uint32_t count;     /* members returned */
+    uint32_t dropped;   /* members dropped: malformed or over a limit */
+} otel_baggage_iter;
+
+typedef struct otel_baggage_entry {
+    const char *key;   size_t key_len;    /* into the header */
+    const char *value; size_t value_len;  /* percent-decoded, into buf */
+    const char *meta;  size_t meta_len;   /* the properties verbatim, into
+                                             the header (meta_len 0: none) */
+} otel_baggage_entry;
+
+/* Fills *out with the next well-formed member of s and returns 1, or
+ * returns 0 at the end.  The value is decoded into buf (cap bytes;
+ * OTEL_BAGGAGE_MAX_BYTES always suffice) and invalid UTF-8 is replaced
+ * with U+FFFD; the entry is valid until the next call.  Members past
+ * OTEL_BAGGAGE_MAX_MEMBERS or OTEL_BAGGAGE_MAX_BYTES are dropped. */
+OTEL_API int otel_baggage_next(const char *s, size_t len,
+                               otel_baggage_iter *it, char *buf, size_t cap,
+                               otel_baggage_entry *out);
+
+/* Baggage formatting into the caller's buffer (at most
+ * OTEL_BAGGAGE_MAX_BYTES of it are used).  Set buf and cap, zero the rest. */
+typedef struct otel_baggage_writer {
+    char    *buf;
+    size_t   cap;
+    size_t   len;       /* bytes written */
+    uint32_t count;     /* members written */
+    uint32_t dropped;   /* members refused */
+} otel_baggage_writer;
+
+/* Appends key=value[;meta], the value percent-encoded.  Returns OTEL_OK,
+ * OTEL_EINVAL for a key that is not an HTTP token, or OTEL_ELIMIT past
+ * the limits (both counted, nothing written).  Metadata that is not a
+ * property list is left out (counted). */
+OTEL_API int otel_baggage_put(otel_baggage_writer *w, const char *k,
+                              size_t kl, const char *v, size_t vl,
+                              const char *meta, size_t ml);
+
+/* Parses a b3 single header.  Returns OTEL_OK with *out filled (sampled
+ * for state 1 or d; not sampled for 0 or an absent state), 1 for a
+ * sampling state alone (no context, not counted), or OTEL_EINVAL.
+ * *debug (may be NULL) gets 1 for state d. */
+OTEL_API int otel_b3_parse(const char *s, size_t len, otel_span_handle *out,
+                           int *debug);
+/* The same for the multi-header form: vals[0..3] are X-B3-TraceId,
+ * X-B3-SpanId, X-B3-Sampled and X-B3-Flags (NULL when absent).  Returns
+ * 1 when neither id header is there. */
+OTEL_API int otel_b3_parse_multi(const char *const *vals,
+                                 const size_t *lens, otel_span_handle *out,
+                                 int *debug);
+/* Writes {trace id}-{span id}-{1|0|d}: OTEL_B3_LEN characters, no NUL;
+ * returns that length, or OTEL_EINVAL for an invalid context. */
+OTEL_API int otel_b3_format(const otel_span_handle *h, int debug, char *buf);
 
 /* ---- ids (ids.c) -------------------------------------------------------- */
 OTEL_API void otel_ids_random(uint8_t *buf, size_t n);

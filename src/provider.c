@@ -202,6 +202,20 @@ OTEL_API void otel_provider_free(otel_provider *p)
     otel__provider_unref(p);
 }
 
+OTEL_API void otel_provider_ref(otel_provider *p)
+{
+    if (p) {
+        otel__provider_ref(p);
+    }
+}
+
+OTEL_API void otel_provider_unref(otel_provider *p)
+{
+    if (p) {
+        otel__provider_unref(p);
+    }
+}
+
 OTEL_API size_t otel_provider_describe(const otel_provider *p, int what,
                                        char *buf, size_t cap)
 {

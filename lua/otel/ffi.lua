@@ -58,6 +58,8 @@ otel_tracer *otel_provider_tracer(otel_provider *p, const char *name,
 int  otel_provider_force_flush(otel_provider *p, int timeout_ms);
 int  otel_provider_shutdown(otel_provider *p, int timeout_ms);
 void otel_provider_free(otel_provider *p);
+void otel_provider_ref(otel_provider *p);
+void otel_provider_unref(otel_provider *p);
 size_t otel_provider_describe(const otel_provider *p, int what, char *buf,
                               size_t cap);
 
@@ -161,6 +163,38 @@ int    otel_memory_link(otel_provider *p, size_t i, uint32_t j,
 int    otel_resource_attr(otel_provider *p, uint32_t j,
                           otel_attr_view *out);
 uint32_t otel_resource_count(otel_provider *p);
+
+/* propagation */
+int otel_traceparent_parse(const char *s, size_t len, otel_span_handle *out);
+int otel_traceparent_format(const otel_span_handle *h, char *buf);
+int otel_tracestate_clean(const char *s, size_t len, char *out, size_t cap);
+typedef struct otel_baggage_iter {
+    size_t   pos;
+    size_t   bytes;
+    uint32_t count;
+    uint32_t dropped;
+} otel_baggage_iter;
+typedef struct otel_baggage_entry {
+    const char *key;   size_t key_len;
+    const char *value; size_t value_len;
+    const char *meta;  size_t meta_len;
+} otel_baggage_entry;
+int otel_baggage_next(const char *s, size_t len, otel_baggage_iter *it,
+                      char *buf, size_t cap, otel_baggage_entry *out);
+typedef struct otel_baggage_writer {
+    char    *buf;
+    size_t   cap;
+    size_t   len;
+    uint32_t count;
+    uint32_t dropped;
+} otel_baggage_writer;
+int otel_baggage_put(otel_baggage_writer *w, const char *k, size_t kl,
+                     const char *v, size_t vl, const char *meta, size_t ml);
+int otel_b3_parse(const char *s, size_t len, otel_span_handle *out,
+                  int *debug);
+int otel_b3_parse_multi(const char *const *vals, const size_t *lens,
+                        otel_span_handle *out, int *debug);
+int otel_b3_format(const otel_span_handle *h, int debug, char *buf);
 ]]
 
 local function load_core()
