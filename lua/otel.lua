@@ -55,8 +55,10 @@ local OPTIONS = {
     strict = "boolean", propagators = "table", provider = "cdata",
 }
 
+-- Option errors are raised inside configure(), which setup runs under
+-- pcall and raises again at the caller: no position here.
 local function opt_error(msg)
-    error("otel.setup: " .. msg, 4)
+    error("otel.setup: " .. msg, 0)
 end
 
 local function check_keys(t, allowed, where)

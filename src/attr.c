@@ -19,7 +19,7 @@ void otel__arena_init(otel__arena *a, char *buf, size_t size)
     a->inline_buf = buf;
     a->inline_size = size;
     a->cur = buf;
-    a->end = buf + size;
+    a->end = buf ? buf + size : NULL;   /* NULL + 0 is undefined */
     a->chunks = NULL;
 }
 
@@ -209,6 +209,7 @@ int otel__attrs_set(otel__attrs *list, otel__arena *arena, int64_t max_count,
                     int64_t max_len, const char *k, size_t kl,
                     const otel__value *v, const size_t *lens)
 {
+    otel__str key = { NULL, 0 };
     otel__attr *slot;
     otel__value nv;
     uint32_t cap;
@@ -217,6 +218,16 @@ int otel__attrs_set(otel__attrs *list, otel__arena *arena, int64_t max_count,
     if (!k || kl == 0 || kl > UINT32_MAX) {
         otel__stat_add(OTEL_STAT_VALUES_REJECTED, 1);
         return OTEL_EINVAL;
+    }
+    if (OTEL__UNLIKELY(!otel__utf8_ok(k, kl, -1))) {
+        /* Look the key up as it is stored: repaired, or it would never
+         * find itself and the list would get the same key twice. */
+        rc = copy_str(arena, k, kl, -1, &key);
+        if (rc) {
+            return rc;
+        }
+        k = key.p;
+        kl = key.len;
     }
     slot = (otel__attr *)otel__attrs_find(list, k, kl);
     if (!slot) {
@@ -241,10 +252,14 @@ int otel__attrs_set(otel__attrs *list, otel__arena *arena, int64_t max_count,
             list->a = na;
             list->cap = cap;
         }
-        rc = copy_str(arena, k, kl, -1, &list->a[list->n].key);
-        if (rc) {
-            return rc;
+        if (!key.p) {
+            key.p = otel__arena_strdup(arena, k, kl);   /* valid UTF-8 */
+            key.len = (uint32_t)kl;
+            if (!key.p) {
+                return OTEL_ENOMEM;
+            }
         }
+        list->a[list->n].key = key;
         slot = &list->a[list->n];
         slot->v.type = 0;
         list->n++;

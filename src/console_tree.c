@@ -63,6 +63,18 @@ void otel__tree_free(otel__tree *t)
     free(t);
 }
 
+/* At most max bytes of s, not splitting a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max) {
+        return n;
+    }
+    while (max && ((unsigned char)s[max] & 0xC0) == 0x80) {
+        max--;
+    }
+    return max;
+}
+
 /* Control characters would break the one-line layout. */
 static void put_oneline(otel__buf *b, const char *s, size_t n)
 {
@@ -76,46 +88,56 @@ static void put_oneline(otel__buf *b, const char *s, size_t n)
 /* "k=v k2=v2" of the first attributes, and the error description. */
 static char *detail_of(const otel__span *s)
 {
-    otel__buf b = { 0 };
+    otel__buf b = { 0 }, piece = { 0 };
     const otel__attr *a;
-    uint32_t i;
+    uint32_t i, n;
 
     if (s->status_code == OTEL_STATUS_ERROR) {
         otel__buf_puts(&b, "ERROR");
         if (s->status_desc.len) {
             otel__buf_puts(&b, ": ");
-            put_oneline(&b, s->status_desc.p, s->status_desc.len);
+            put_oneline(&b, s->status_desc.p, utf8_cut(s->status_desc.p,
+                        s->status_desc.len, DETAIL_MAX / 2));
         }
         otel__buf_puts(&b, "  ");
     }
+    /* Whole "key=value" pieces only: a value cut short reads as wrong. */
     for (i = 0; i < s->attrs.n && i < 3; i++) {
         a = &s->attrs.a[i];
-        otel__buf_put(&b, a->key.p, a->key.len);
-        otel__buf_puts(&b, "=");
+        piece.len = 0;
+        otel__buf_put(&piece, a->key.p, a->key.len);
+        otel__buf_puts(&piece, "=");
         switch (a->v.type) {
         case OTEL_VT_STRING:
-            put_oneline(&b, a->v.u.s, a->v.n > 40 ? 40 : a->v.n);
+            n = (uint32_t)utf8_cut(a->v.u.s, a->v.n, 40);
+            put_oneline(&piece, a->v.u.s, n);
+            if (n < a->v.n) {
+                otel__buf_puts(&piece, "\xe2\x80\xa6");
+            }
             break;
         case OTEL_VT_BOOL:
-            otel__buf_puts(&b, a->v.u.b ? "true" : "false");
+            otel__buf_puts(&piece, a->v.u.b ? "true" : "false");
             break;
         case OTEL_VT_INT:
-            otel__buf_printf(&b, "%lld", (long long)a->v.u.i);
+            otel__buf_printf(&piece, "%lld", (long long)a->v.u.i);
             break;
         case OTEL_VT_DOUBLE:
-            otel__buf_printf(&b, "%g", a->v.u.d);
+            otel__buf_printf(&piece, "%g", a->v.u.d);
             break;
         default:
-            otel__buf_puts(&b, "[...]");
+            otel__buf_puts(&piece, "[...]");
         }
+        if (b.len + piece.len > DETAIL_MAX) {
+            otel__buf_puts(&b, "\xe2\x80\xa6 ");
+            break;
+        }
+        otel__buf_put(&b, piece.buf, piece.len);
         otel__buf_puts(&b, " ");
     }
+    otel__buf_free(&piece);
     if (s->n_events) {
         otel__buf_printf(&b, "(%u event%s)", s->n_events,
                          s->n_events > 1 ? "s" : "");
-    }
-    if (b.len > DETAIL_MAX) {
-        b.len = DETAIL_MAX;
     }
     while (b.len && b.buf[b.len - 1] == ' ') {
         b.len--;

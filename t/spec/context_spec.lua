@@ -26,7 +26,7 @@ describe("start_as_current_span", function()
     end)
 
     it("accepts the function in place of opts", function()
-        local r = tracer:start_as_current_span("s", function(span, v)
+        local r = tracer:start_as_current_span("s", function(_, v)
             return v * 2
         end, 21)
         assert.are.equal(42, r)
@@ -68,7 +68,8 @@ describe("start_as_current_span", function()
         assert.are.equal("string", ev.attributes["exception.type"])
         assert.matches("boom", ev.attributes["exception.message"])
         assert.matches("stack traceback", ev.attributes["exception.stacktrace"])
-        assert.matches("context_spec.lua", ev.attributes["exception.stacktrace"])
+        assert.matches("context_spec.lua",
+                       ev.attributes["exception.stacktrace"])
         assert.are.equal("table", s.t.events[1].attributes["exception.type"])
         -- the context is restored after the raise
         assert.is_false(context.current_span():is_recording())
@@ -100,7 +101,8 @@ describe("start_as_current_span", function()
         tracer:start_as_current_span("child", { parent = p }, function() end)
         tracer:start_as_current_span("root", { parent = false }, function()
         end)
-        tracer:start_as_current_span("viactx", { parent = context.with_span(p) },
+        tracer:start_as_current_span("viactx",
+                                     { parent = context.with_span(p) },
                                      function() end)
         tracer:start_as_current_span("viasc", { parent = p:context() },
                                      function() end)

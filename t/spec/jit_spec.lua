@@ -8,7 +8,7 @@ local function aborts_in_otel(fn)
     local aborts = {}
     jit.flush()
     jit.opt.start("hotloop=2", "hotexit=2")
-    local function on_trace(what, tr, func, pc, otr, oex)
+    local function on_trace(what, _, func, pc, _, oex)
         if what == "abort" then
             local info = jutil.funcinfo(func, pc)
             local src = info.source or "?"

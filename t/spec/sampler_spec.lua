@@ -4,7 +4,6 @@ local util = require "util"
 
 local tracer = otel.tracer("spec.sampler")
 local sampler = otel.sampler
-local context = otel.context
 
 local function remote(sampled)
     return { trace_id = "0af7651916cd43dd8448eb211c80319c",
