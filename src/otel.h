@@ -289,7 +289,8 @@ OTEL_API int otel_tracestate_clean(const char *s, size_t len, char *out,
 /* Baggage parsing, one member per call.  Start with a zeroed iterator. */
 typedef struct otel_baggage_iter {
     size_t   pos;       /* where the next member starts */
-    size_t   bytes;     /* bytes of the members returned, with commas */
+    size_t   bytes;     /* bytes of those members as key=value[;meta],
+                           with commas */
     uint32_t count;     /* members returned */
     uint32_t dropped;   /* members dropped: malformed or over a limit */
 } otel_baggage_iter;
@@ -309,6 +310,13 @@ typedef struct otel_baggage_entry {
 OTEL_API int otel_baggage_next(const char *s, size_t len,
                                otel_baggage_iter *it, char *buf, size_t cap,
                                otel_baggage_entry *out);
+
+/* Validates a baggage header (several lines joined with ','): drops
+ * malformed members and those past the limits or cap, and writes the rest
+ * to out as key=value[;meta] (values left encoded, OWS removed).  Returns
+ * the length (at most the input's; 0: nothing left). */
+OTEL_API int otel_baggage_clean(const char *s, size_t len, char *out,
+                                size_t cap);
 
 /* Baggage formatting into the caller's buffer (at most
  * OTEL_BAGGAGE_MAX_BYTES of it are used).  Set buf and cap, zero the rest. */

@@ -181,6 +181,7 @@ typedef struct otel_baggage_entry {
 } otel_baggage_entry;
 int otel_baggage_next(const char *s, size_t len, otel_baggage_iter *it,
                       char *buf, size_t cap, otel_baggage_entry *out);
+int otel_baggage_clean(const char *s, size_t len, char *out, size_t cap);
 typedef struct otel_baggage_writer {
     char    *buf;
     size_t   cap;

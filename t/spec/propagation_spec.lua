@@ -1,0 +1,504 @@
+-- otel.propagation: extract and inject with W3C Trace Context, W3C
+-- Baggage and B3, through tables and getter/setter functions.
+local otel = require "otel"
+local util = require "util"
+
+local P = otel.propagation
+local tracer = otel.tracer("spec.propagation")
+
+local TID = "4bf92f3577b34da6a3ce929d0e0e4736"
+local SID = "00f067aa0ba902b7"
+local TP = "00-" .. TID .. "-" .. SID .. "-01"
+local TP_NOT_SAMPLED = "00-" .. TID .. "-" .. SID .. "-00"
+
+local function invalid_delta(snap)
+    return util.delta(snap).propagation_invalid
+end
+
+-- Back to the default propagators (the env variable unset).
+local function reset_propagators()
+    util.setenv("OTEL_PROPAGATORS", nil)
+    P.setup_hook({})
+end
+
+describe("otel.propagation.extract", function()
+    after_each(function()
+        util.teardown()
+        reset_propagators()
+    end)
+
+    it("reads traceparent and tracestate into a remote span context",
+       function()
+        local ctx = P.extract({ traceparent = TP,
+                                tracestate = "rojo=00f067aa0ba902b7,"
+                                             .. "congo=t61rcWkgMzE" })
+        assert.are.equal(otel.context.Context, getmetatable(ctx))
+        local sc = ctx.span:context()
+        assert.are.equal(TID, sc.trace_id)
+        assert.are.equal(SID, sc.span_id)
+        assert.is_true(sc.sampled)
+        assert.is_true(sc.is_remote)
+        assert.is_true(sc.is_valid)
+        assert.are.equal("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+                         sc.trace_state)
+        assert.is_false(ctx.span:is_recording())
+    end)
+
+    it("takes header names in any case", function()
+        local ctx = P.extract({ TraceParent = TP, TRACESTATE = "a=1",
+                                BaGgAgE = "k=v" })
+        assert.are.equal(TID, ctx.span:context().trace_id)
+        assert.are.equal("a=1", ctx.span:context().trace_state)
+        assert.are.equal("v", otel.baggage.get("k", ctx))
+    end)
+
+    it("joins repeated tracestate and baggage headers, in order",
+       function()
+        local ctx = P.extract({
+            traceparent = TP,
+            tracestate = { "foo=1,bar=2", "rojo=1 , congo=2", "baz=3" },
+            baggage = { "a=1", "b=2;p" },
+        })
+        assert.are.equal("foo=1,bar=2,rojo=1,congo=2,baz=3",
+                         ctx.span:context().trace_state)
+        assert.are.same({ a = { value = "1" },
+                          b = { value = "2", metadata = "p" } },
+                        otel.baggage.all(ctx))
+    end)
+
+    it("accepts a traceparent given as an array of one", function()
+        local ctx = P.extract({ traceparent = { TP } })
+        assert.are.equal(TID, ctx.span:context().trace_id)
+    end)
+
+    it("rejects repeated traceparent headers (counted)", function()
+        local snap = util.snapshot()
+        local ctx = P.extract({ traceparent = { TP, TP_NOT_SAMPLED },
+                                tracestate = "a=1" })
+        assert.is_nil(ctx.span)
+        assert.are.equal(1, invalid_delta(snap))
+    end)
+
+    it("calls a getter with lower-case names", function()
+        local asked = {}
+        local headers = { traceparent = TP, tracestate = { "a=1", "b=2" },
+                          baggage = "user=alice" }
+        local ctx = P.extract(function(name)
+            asked[#asked + 1] = name
+            return headers[name]
+        end)
+        assert.are.equal(TID, ctx.span:context().trace_id)
+        assert.are.equal("a=1,b=2", ctx.span:context().trace_state)
+        assert.are.equal("alice", otel.baggage.get("user", ctx))
+        for _, name in ipairs(asked) do
+            assert.are.equal(name:lower(), name)
+        end
+    end)
+
+    it("ignores malformed headers, counts them, never raises", function()
+        local bad = {
+            "00-" .. TID:upper() .. "-" .. SID .. "-01",
+            "00-" .. TID .. "-" .. SID .. "-01-extra",
+            "ff-" .. TID .. "-" .. SID .. "-01",
+            "00-00000000000000000000000000000000-" .. SID .. "-01",
+            "00-" .. TID .. "-0000000000000000-01",
+            "00-" .. TID .. "-" .. SID,
+            "",
+            "garbage",
+            12, true, { 1, 2 }, {},
+        }
+        for _, v in ipairs(bad) do
+            local snap = util.snapshot()
+            local ctx = P.extract({ traceparent = v, tracestate = "a=1" })
+            assert.is_nil(ctx.span, tostring(v))
+            assert.are.equal(1, invalid_delta(snap), tostring(v))
+        end
+    end)
+
+    it("survives header values of every type", function()
+        local values = { 0, -1, 0 / 0, true, false, print, {}, { {} },
+                         { 1, "a" }, setmetatable({}, {}),
+                         string.rep("x", 1024 * 1024),
+                         string.rep("a=1,", 100000),
+                         string.rep("00-", 1000), "\0\r\n" }
+        for _, v in ipairs(values) do
+            for _, name in ipairs({ "traceparent", "tracestate",
+                                    "baggage", "b3", "x-b3-traceid" }) do
+                local ctx = P.extract({ traceparent = TP, [name] = v })
+                assert.are.equal(otel.context.Context, getmetatable(ctx))
+                ctx = P.extract(function(n)
+                    return n == name and v or nil
+                end)
+                assert.is_nil(ctx.span)
+            end
+        end
+    end)
+
+    it("keeps a future version's known fields", function()
+        local ctx = P.extract({ traceparent = "cc-" .. TID .. "-" .. SID
+                                              .. "-01-what-the-future" })
+        assert.are.equal(TID, ctx.span:context().trace_id)
+        assert.are.equal(1, ctx.span:context().trace_flags)
+    end)
+
+    it("drops invalid tracestate members and keeps the rest", function()
+        local snap = util.snapshot()
+        local ctx = P.extract({ traceparent = TP,
+                                tracestate = "a=1,B=2,c=3,a=4" })
+        assert.are.equal("a=1,c=3", ctx.span:context().trace_state)
+        assert.are.equal(2, invalid_delta(snap))
+    end)
+
+    it("gives no span without a traceparent, or the context's", function()
+        local ctx = P.extract({ host = "x" })
+        assert.is_nil(ctx.span)
+        assert.is_nil(ctx.baggage)
+        local base = P.extract({ traceparent = TP, baggage = "a=1,b=2" })
+        local ctx2 = P.extract({ baggage = "b=3,c=4" }, base)
+        assert.are.equal(base.span, ctx2.span)
+        assert.are.same({ a = { value = "1" }, b = { value = "3" },
+                          c = { value = "4" } }, otel.baggage.all(ctx2))
+        local ctx3 = P.extract({ traceparent = "bad" }, base)
+        assert.are.equal(base.span, ctx3.span)
+    end)
+
+    it("raises on a carrier or context of the wrong type", function()
+        assert.has_error(function() P.extract(nil) end,
+            "otel.propagation.extract: carrier must be a table of headers "
+            .. "or a getter function, got nil")
+        assert.has_error(function() P.extract("traceparent") end)
+        assert.has_error(function() P.extract({}, {}) end,
+            "otel.propagation.extract: context must be a context, got "
+            .. "table")
+    end)
+end)
+
+describe("otel.propagation.inject", function()
+    after_each(function()
+        util.teardown()
+        reset_propagators()
+    end)
+
+    it("round-trips traceparent, tracestate and baggage", function()
+        local headers = {
+            traceparent = TP,
+            tracestate = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+            baggage = "user=alice,node=DF%2028;p1;p2=x",
+        }
+        local out = {}
+        P.inject(out, P.extract(headers))
+        assert.are.same(headers, out)
+    end)
+
+    it("re-encodes baggage that was read or changed", function()
+        local ctx = P.extract({ baggage = "k = a%2Cb ; p" })
+        assert.are.equal("a,b", otel.baggage.get("k", ctx))
+        local out = {}
+        P.inject(out, otel.baggage.set("sp", "x y", ctx))
+        local back = otel.baggage.all(P.extract(out))
+        assert.are.same({ k = { value = "a,b", metadata = "p" },
+                          sp = { value = "x y" } }, back)
+    end)
+
+    it("calls a setter function", function()
+        local got = {}
+        P.inject(function(name, value) got[name] = value end,
+                 P.extract({ traceparent = TP, tracestate = "a=1" }))
+        assert.are.same({ traceparent = TP, tracestate = "a=1" }, got)
+    end)
+
+    it("injects the current context by default", function()
+        util.setup()
+        local out = {}
+        tracer:start_as_current_span("s", nil, function(span)
+            P.inject(out)
+            local sc = span:context()
+            assert.are.equal("00-" .. sc.trace_id .. "-" .. sc.span_id
+                             .. "-01", out.traceparent)
+        end)
+        local none = {}
+        P.inject(none)
+        assert.is_nil(none.traceparent)
+    end)
+
+    it("accepts a span or span context in place of a context", function()
+        util.setup()
+        local span = tracer:start_span("s")
+        local a, b = {}, {}
+        P.inject(a, span)
+        P.inject(b, span:context())
+        span:finish()
+        assert.is_string(a.traceparent)
+        assert.are.same(a, b)
+    end)
+
+    it("writes no span headers for an invalid span context", function()
+        local out = {}
+        P.inject(out, otel.baggage.set("k", "v", otel.context.ROOT))
+        assert.are.same({ baggage = "k=v" }, out)
+    end)
+
+    it("raises on a carrier or context of the wrong type", function()
+        assert.has_error(function() P.inject(nil) end,
+            "otel.propagation.inject: carrier must be a table or a setter "
+            .. "function, got nil")
+        assert.has_error(function() P.inject({}, 42) end,
+            "otel.propagation.inject: context must be a context, a span or "
+            .. "a span context, got number")
+    end)
+end)
+
+describe("an extracted context", function()
+    before_each(function() util.setup() end)
+    after_each(function()
+        util.teardown()
+        reset_propagators()
+    end)
+
+    it("is the remote parent of a child span (opts.parent)", function()
+        local ctx = P.extract({ traceparent = TP, tracestate = "a=1" })
+        local child = tracer:start_span("child", { parent = ctx })
+        child:finish()
+        local s = util.spans()[1]
+        assert.are.equal(TID, s.trace_id)
+        assert.are.equal(SID, s.parent_span_id)
+        assert.is_true(s.parent_is_remote)
+        assert.are.equal("a=1", s.trace_state)
+    end)
+
+    it("is the remote parent when attached, and flows out again",
+       function()
+        local ctx = P.extract({ traceparent = TP, tracestate = "a=1",
+                                baggage = "tenant=acme" })
+        local token = otel.context.attach(ctx)
+        local out = {}
+        tracer:start_as_current_span("server", nil, function(span)
+            assert.are.equal("acme", otel.baggage.get("tenant"))
+            P.inject(out)
+            assert.are.equal("00-" .. TID .. "-" .. span:context().span_id
+                             .. "-01", out.traceparent)
+        end)
+        otel.context.detach(token)
+        assert.are.equal("a=1", out.tracestate)
+        assert.are.equal("tenant=acme", out.baggage)
+        local s = util.spans()[1]
+        assert.are.equal(SID, s.parent_span_id)
+        assert.is_true(s.parent_is_remote)
+    end)
+
+    it("not sampled: the child is not recorded but propagates", function()
+        local ctx = P.extract({ traceparent = TP_NOT_SAMPLED })
+        local out = {}
+        tracer:start_as_current_span("s", { parent = ctx }, function(span)
+            assert.is_false(span:is_recording())
+            P.inject(out)
+        end)
+        assert.are.equal(0, #util.spans())
+        assert.are.equal("00-" .. TID .. "-", out.traceparent:sub(1, 36))
+        assert.are.equal("-00", out.traceparent:sub(-3))
+    end)
+
+    it("malformed: a new root, counted", function()
+        local snap = util.snapshot()
+        local ctx = P.extract({ traceparent = "00-" .. TID:upper() .. "-"
+                                              .. SID .. "-01" })
+        tracer:start_span("root", { parent = ctx }):finish()
+        local s = util.spans()[1]
+        assert.is_nil(s.parent_span_id)
+        assert.are_not.equal(TID, s.trace_id)
+        assert.are.equal(1, otel.stats().propagation_invalid
+                            - snap.propagation_invalid)
+    end)
+end)
+
+describe("B3", function()
+    local B3T = "80f198ee56343ba864fe8b2a57d3eff7"
+    local B3S = "e457b5a2e4d86bd1"
+
+    after_each(function()
+        util.teardown()
+        reset_propagators()
+    end)
+
+    it("extracts single and multi headers, injects the configured form",
+       function()
+        util.setup({ propagators = { "b3" } })
+        local ctx = P.extract({ b3 = B3T .. "-" .. B3S .. "-1-"
+                                     .. "05e3ac9a4f6e3b90" })
+        assert.are.equal(B3T, ctx.span:context().trace_id)
+        assert.are.equal(B3S, ctx.span:context().span_id)
+        assert.is_true(ctx.span:context().sampled)
+        local multi = P.extract({ ["X-B3-TraceId"] = "64fe8b2a57d3eff7",
+                                  ["X-B3-SpanId"] = B3S,
+                                  ["X-B3-Sampled"] = "0" })
+        assert.are.equal("000000000000000064fe8b2a57d3eff7",
+                         multi.span:context().trace_id)
+        assert.is_false(multi.span:context().sampled)
+        local out = {}
+        P.inject(out, ctx)
+        assert.are.same({ b3 = B3T .. "-" .. B3S .. "-1" }, out)
+        util.teardown()
+        util.setup({ propagators = { "b3multi" } })
+        out = {}
+        P.inject(out, multi)
+        assert.are.same({ ["x-b3-traceid"] = "000000000000000064fe8b2a57d3"
+                                             .. "eff7",
+                          ["x-b3-spanid"] = B3S,
+                          ["x-b3-sampled"] = "0" }, out)
+    end)
+
+    it("keeps the debug flag: sampled, and sent on", function()
+        util.setup({ propagators = { "b3", "b3multi" } })
+        local ctx = P.extract({ b3 = B3T .. "-" .. B3S .. "-d" })
+        assert.is_true(ctx.span:context().sampled)
+        local out = {}
+        P.inject(out, ctx)
+        assert.are.equal(B3T .. "-" .. B3S .. "-d", out.b3)
+        assert.are.equal("1", out["x-b3-flags"])
+        assert.is_nil(out["x-b3-sampled"])
+    end)
+
+    it("a child of a B3 parent has the remote parent", function()
+        util.setup({ propagators = { "b3multi" } })
+        local ctx = P.extract({ ["x-b3-traceid"] = B3T,
+                                ["x-b3-spanid"] = B3S,
+                                ["x-b3-sampled"] = "1" })
+        tracer:start_span("child", { parent = ctx }):finish()
+        local s = util.spans()[1]
+        assert.are.equal(B3T, s.trace_id)
+        assert.are.equal(B3S, s.parent_span_id)
+        assert.is_true(s.parent_is_remote)
+    end)
+
+    it("the first propagator with a valid context wins", function()
+        local headers = { traceparent = TP,
+                          b3 = B3T .. "-" .. B3S .. "-1" }
+        util.setup({ propagators = { "tracecontext", "b3" } })
+        assert.are.equal(TID, P.extract(headers).span:context().trace_id)
+        util.teardown()
+        util.setup({ propagators = { "b3", "tracecontext" } })
+        assert.are.equal(B3T, P.extract(headers).span:context().trace_id)
+        util.teardown()
+        util.setup({ propagators = { "tracecontext", "b3" } })
+        headers.traceparent = "bad"
+        assert.are.equal(B3T, P.extract(headers).span:context().trace_id)
+    end)
+
+    it("a malformed b3 header gives no span, counted", function()
+        util.setup({ propagators = { "b3" } })
+        local snap = util.snapshot()
+        local ctx = P.extract({ b3 = B3T:upper() .. "-" .. B3S .. "-1" })
+        assert.is_nil(ctx.span)
+        assert.are.equal(1, invalid_delta(snap))
+        -- a sampling state alone is no context and no error
+        snap = util.snapshot()
+        assert.is_nil(P.extract({ b3 = "0" }).span)
+        assert.are.equal(0, invalid_delta(snap))
+    end)
+end)
+
+describe("propagator configuration", function()
+    after_each(function()
+        util.teardown()
+        reset_propagators()
+    end)
+
+    local function injected()
+        local out, names = {}, {}
+        -- by hand: extract depends on the configuration too
+        local ctx = otel.baggage.set("k", "v",
+            otel.context.with_span(require("otel.span").handle_from_hex(
+                TID, SID, 1, true)))
+        P.inject(out, ctx)
+        for k in pairs(out) do
+            names[#names + 1] = k
+        end
+        table.sort(names)
+        return table.concat(names, ",")
+    end
+
+    it("defaults to tracecontext,baggage", function()
+        util.setup()
+        assert.are.same({ "tracecontext", "baggage" }, P.propagators())
+        assert.are.equal("baggage,traceparent", injected())
+    end)
+
+    it("reads OTEL_PROPAGATORS at setup", function()
+        util.setenv("OTEL_PROPAGATORS", " B3Multi , bogus,baggage")
+        util.setup()
+        assert.are.same({ "b3multi", "baggage" }, P.propagators())
+        assert.are.equal("baggage,x-b3-sampled,x-b3-spanid,x-b3-traceid",
+                         injected())
+        assert.are.same({ "x-b3-traceid", "x-b3-spanid", "x-b3-sampled",
+                          "x-b3-flags", "baggage" }, P.fields())
+    end)
+
+    it("OTEL_PROPAGATORS=none turns propagation off", function()
+        util.setenv("OTEL_PROPAGATORS", "none")
+        util.setup()
+        assert.are.same({}, P.propagators())
+        assert.are.equal("", injected())
+        assert.is_nil(P.extract({ traceparent = TP }).span)
+    end)
+
+    it("the setup option wins over the variable", function()
+        util.setenv("OTEL_PROPAGATORS", "b3")
+        util.setup({ propagators = { "tracecontext" } })
+        assert.are.same({ "tracecontext" }, P.propagators())
+        assert.are.equal("traceparent", injected())
+    end)
+
+    it("an unknown name in the option raises", function()
+        assert.has_error(function()
+            otel.setup({ exporter = "none", propagators = { "jaeger" } })
+        end, "otel.setup: unknown propagator 'jaeger' (tracecontext, "
+             .. "baggage, b3, b3multi or none)")
+        assert.is_nil(otel.info())
+    end)
+end)
+
+describe("the propagation hot path", function()
+    local jutil = require "jit.util"
+
+    after_each(reset_propagators)
+
+    -- Aborted traces in lua-otel's modules while fn runs hot.
+    local function aborts_in_otel(fn)
+        local aborts = {}
+        jit.flush()
+        jit.opt.start("hotloop=2", "hotexit=2")
+        local function on_trace(what, _, func, pc, _, oex)
+            if what == "abort" then
+                local info = jutil.funcinfo(func, pc)
+                local src = info.source or "?"
+                local msg = tostring(oex)
+                -- a short inner loop leaving its root trace is how
+                -- LuaJIT links traces, not a failure to compile
+                if src:find("otel", 1, true)
+                   and not msg:find("^leaving loop") then
+                    aborts[#aborts + 1] = (info.loc or src) .. ": " .. msg
+                end
+            end
+        end
+        jit.attach(on_trace, "trace")
+        fn()
+        jit.attach(on_trace)
+        jit.opt.start("hotloop=56", "hotexit=10")
+        return aborts
+    end
+
+    it("extract and inject compile", function()
+        P.setup_hook({ propagators = { "tracecontext", "baggage", "b3" } })
+        local headers = { traceparent = TP, tracestate = "a=1,b=2",
+                          baggage = "k=v,k2=v%202;p" }
+        local out = {}
+        local function loop()
+            for _ = 1, 3000 do
+                P.inject(out, P.extract(headers))
+            end
+        end
+        loop()
+        assert.are.same({}, aborts_in_otel(loop))
+        assert.are.equal(TP, out.traceparent)
+    end)
+end)
