@@ -5,8 +5,7 @@ VERSION := $(shell sed -n 's/^\#define OTEL_VERSION_STRING "\(.*\)"/\1/p' src/ot
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2 -g
-WARN    := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow \
-           -Wno-unused-parameter
+WARN    := -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow
 ifeq ($(CI),true)
 WARN    += -Werror
 endif
