@@ -434,12 +434,15 @@ static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
         case FAIL:
             return OTEL_EEXPORT;
         }
-        /* RETRY: the server's Retry-After wins over our backoff. */
-        if (x->retry_after_ms >= 0) {
+        /* RETRY: the greater of our backoff and the server's Retry-After
+         * (as the Go SDK does): a Retry-After may lengthen the wait but
+         * never shorten it, or "Retry-After: 0" from an overloaded
+         * collector would have us retry in a tight loop until the export
+         * deadline. */
+        delay = backoff / 2 + (int64_t)(next_rand(x)
+                                        % (uint64_t)(backoff / 2 + 1));
+        if (x->retry_after_ms > delay) {
             delay = x->retry_after_ms;
-        } else {
-            delay = backoff / 2 + (int64_t)(next_rand(x)
-                                            % (uint64_t)(backoff / 2 + 1));
         }
         if (backoff < BACKOFF_MAX_MS) {
             backoff *= 2;

@@ -34,9 +34,11 @@ struct batch_processor {
     pthread_cond_t   work;          /* the worker waits here */
     pthread_cond_t   done;          /* flush and shutdown wait here */
 
-    /* queue, FIFO through span->next */
-    otel__span      *head, *tail;
-    size_t           count;
+    /* queue: a ring of max_queue pointers, so that taking a batch under
+     * the lock copies pointers instead of walking records that the
+     * producers' cores wrote last */
+    otel__span     **ring;
+    size_t           rhead, count;
     uint64_t         enqueued;      /* spans ever queued */
     uint64_t         settled;       /* spans taken and exported (tried) */
     uint64_t         flush_to;      /* export at once while taken < this */
@@ -111,6 +113,33 @@ static void init_conds(batch_processor *p)
 /* Every processor, so that fork handlers can hold their locks across
  * fork(): a child must not inherit a lock held by a thread it lacks. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Empties the ring into a list linked through span->next, in queue order
+ * (for what shutdown drops and what a forked child inherits). */
+static otel__span *ring_to_list(batch_processor *p, otel__span **last)
+{
+    otel__span *head = NULL, *tail = NULL, *s;
+    size_t i, at = p->rhead;
+
+    for (i = 0; i < p->count; i++) {
+        s = p->ring[at];
+        s->next = NULL;
+        if (tail) {
+            tail->next = s;
+        } else {
+            head = s;
+        }
+        tail = s;
+        if (++at == p->max_queue) {
+            at = 0;
+        }
+    }
+    p->rhead = p->count = 0;
+    if (last) {
+        *last = tail;
+    }
+    return head;
+}
+
 static batch_processor *reg_head;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 
@@ -144,15 +173,17 @@ static void on_fork_parent(void)
 static void on_fork_child(void)
 {
     batch_processor *p;
+    otel__span *list, *last;
+    size_t n;
 
     for (p = reg_head; p; p = p->reg_next) {
-        if (p->head) {
-            p->tail->next = p->orphans;
-            p->orphans = p->head;
-            p->n_orphans += p->count;
+        n = p->count;
+        list = ring_to_list(p, &last);
+        if (list) {
+            last->next = p->orphans;
+            p->orphans = list;
+            p->n_orphans += n;
         }
-        p->head = p->tail = NULL;
-        p->count = 0;
         p->enqueued = p->settled = p->flush_to = 0;
         p->started = p->exited = p->idle = p->kicked = false;
         p->joined = true;
@@ -173,14 +204,17 @@ static void reg_init(void)
 /* Takes up to max_batch spans off the queue into p->batch (locked). */
 static size_t take_batch(batch_processor *p)
 {
-    size_t k = 0;
+    size_t k = p->count < p->max_batch ? p->count : p->max_batch;
+    size_t first = p->max_queue - p->rhead;
 
-    while (p->head && k < p->max_batch) {
-        p->batch[k++] = p->head;
-        p->head = p->head->next;
+    if (first > k) {
+        first = k;
     }
-    if (!p->head) {
-        p->tail = NULL;
+    memcpy(p->batch, p->ring + p->rhead, first * sizeof(*p->batch));
+    memcpy(p->batch + first, p->ring, (k - first) * sizeof(*p->batch));
+    p->rhead += k;
+    if (p->rhead >= p->max_queue) {
+        p->rhead -= p->max_queue;
     }
     p->count -= k;
     otel__stat_sub(OTEL_STAT_SPANS_QUEUED, k);
@@ -297,19 +331,19 @@ static void batch_on_end(otel__processor *proc, otel__span *s)
     batch_processor *p = (batch_processor *)proc;
     int drop = 0;
 
-    s->next = NULL;
+    size_t at;
+
     pthread_mutex_lock(&p->lock);
     if (OTEL__UNLIKELY(p->closing)) {
         drop = OTEL_STAT_SPANS_DROPPED_SHUTDOWN;
     } else if (OTEL__UNLIKELY(p->count >= p->max_queue)) {
         drop = OTEL_STAT_SPANS_DROPPED_QUEUE_FULL;
     } else {
-        if (p->tail) {
-            p->tail->next = s;
-        } else {
-            p->head = s;
+        at = p->rhead + p->count;
+        if (at >= p->max_queue) {
+            at -= p->max_queue;
         }
-        p->tail = s;
+        p->ring[at] = s;
         p->count++;
         p->enqueued++;
         /* Inside the lock, so the worker's subtraction comes after. */
@@ -404,10 +438,8 @@ static int batch_shutdown(otel__processor *proc, int timeout_ms)
         rc = OTEL_ETIMEDOUT;
         p->abort = true;
         pthread_cond_signal(&p->work);
-        left = p->head;
         n_left = p->count;
-        p->head = p->tail = NULL;
-        p->count = 0;
+        left = ring_to_list(p, NULL);
         otel__stat_sub(OTEL_STAT_SPANS_QUEUED, n_left);
     }
     join_exited(p);
@@ -447,12 +479,12 @@ static void batch_destroy(otel__processor *proc)
         pthread_join(p->thread, NULL);
         pthread_mutex_lock(&p->lock);
     }
-    left = p->head;
     n_left = p->count;
+    left = ring_to_list(p, NULL);
     orphans = p->orphans;
     n_orphans = p->n_orphans;
-    p->head = p->tail = p->orphans = NULL;
-    p->count = p->n_orphans = 0;
+    p->orphans = NULL;
+    p->n_orphans = 0;
     pthread_mutex_unlock(&p->lock);
 
     otel__stat_sub(OTEL_STAT_SPANS_QUEUED, n_left + n_orphans);
@@ -462,6 +494,7 @@ static void batch_destroy(otel__processor *proc)
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->lock);
     free(p->batch);
+    free(p->ring);
     free(p);
 }
 
@@ -490,7 +523,10 @@ otel__processor *otel__processor_batch_new(otel__exporter *e,
     }
     p->delay_ms = cfg->bsp_delay_ms >= 0 ? cfg->bsp_delay_ms : 0;
     p->batch = malloc(sizeof(*p->batch) * p->max_batch);
-    if (!p->batch) {
+    p->ring = malloc(sizeof(*p->ring) * p->max_queue);
+    if (!p->batch || !p->ring) {
+        free(p->batch);
+        free(p->ring);
         free(p);
         goto oom;
     }

@@ -1,0 +1,1060 @@
+-- The batch processor and the OTLP/HTTP exporter, end to end: spans made
+-- through the Lua API travel through the worker thread and libcurl to the
+-- test receiver (t/receiver), which decodes them with the official
+-- OpenTelemetry JS protobuf code.  Span.flags and Link.flags, which that
+-- code predates, are read from the raw body with `protoc --decode_raw`.
+--
+-- Every test checks the accounting identity over its own stats deltas:
+--   ended = exported + dropped (queue full, export failed, rejected,
+--           shutdown) + queued
+-- No test asserts that something is fast; the few time bounds are either
+-- lower bounds the exporter must honour (Retry-After) or ceilings orders of
+-- magnitude above the expected figure.
+local ffi = require "ffi"
+local cjson = require "cjson"
+local otel = require "otel"
+local util = require "util"
+
+-- Names of our own (asm labels), so that no other spec's declarations of
+-- the same libc functions can clash with these.
+pcall(ffi.cdef, [[
+struct otel_es_timespec { long tv_sec; long tv_nsec; };
+int otel_es_clock_gettime(int clk, struct otel_es_timespec *ts)
+    __asm__("clock_gettime");
+int otel_es_usleep(unsigned int usec) __asm__("usleep");
+]])
+
+local CLOCK_MONOTONIC = 1
+local ts = ffi.new("struct otel_es_timespec")
+
+local function now_ms()
+    ffi.C.otel_es_clock_gettime(CLOCK_MONOTONIC, ts)
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+local function sleep_ms(ms)
+    ffi.C.otel_es_usleep(ms * 1000)
+end
+
+-- Polls fn every 20 ms until it returns a true value or timeout_ms passes.
+local function wait_for(what, timeout_ms, fn)
+    local deadline = now_ms() + timeout_ms
+    repeat
+        local v = fn()
+        if v then
+            return v
+        end
+        sleep_ms(20)
+    until now_ms() > deadline
+    error("timed out waiting for " .. what, 2)
+end
+
+local function quote(s)
+    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Helpers run without the sanitizer runtime `make asan` preloads into
+-- luajit (node, for one, does not take to it).
+local CLEAN = "env -u LD_PRELOAD "
+
+local function read_cmd(cmd)
+    local f = assert(io.popen(cmd))
+    local out = f:read("*a")
+    f:close()
+    return out
+end
+
+local function shell_ok(cmd)
+    local r = os.execute(cmd)
+    return r == true or r == 0
+end
+
+-- ---- the receiver --------------------------------------------------------
+
+-- Every receiver started here, stopped by pid in teardown (and by
+-- `timeout` should busted die first).
+local receivers = {}
+
+local function alive(pid)
+    return shell_ok("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+local function stop_receiver(r)
+    if r.pid and alive(r.pid) then
+        os.execute("kill " .. r.pid .. " 2>/dev/null")
+        wait_for("receiver " .. r.pid .. " to exit", 5000, function()
+            return not alive(r.pid)
+        end)
+    end
+    os.remove(r.port_file)
+    os.remove(r.log)
+    r.pid = nil
+end
+
+-- Starts t/receiver/receiver.js on port (0: any free port).
+local function start_receiver(port)
+    local port_file = os.tmpname()
+    os.remove(port_file)
+    local r = { port_file = port_file, log = port_file .. ".log" }
+    receivers[#receivers + 1] = r
+    r.pid = tonumber(read_cmd(string.format(
+        "%stimeout 600 node t/receiver/receiver.js --port %d"
+        .. " --port-file %s > %s 2>&1 & echo $!", CLEAN, port or 0,
+        quote(port_file), quote(r.log))))
+    assert(r.pid, "could not start the receiver")
+    r.port = wait_for("the receiver's port file", 15000, function()
+        local f = io.open(port_file)
+        local p = f and tonumber(f:read("*a"))
+        if f then
+            f:close()
+        end
+        if not p and not alive(r.pid) then
+            local l = io.open(r.log)
+            error("the receiver exited: " .. (l and l:read("*a") or ""))
+        end
+        return p
+    end)
+    r.url = "http://127.0.0.1:" .. r.port
+    wait_for("the receiver's /health", 10000, function()
+        return read_cmd(CLEAN .. "curl -s -m 2 " .. r.url .. "/health") == "ok"
+    end)
+    return r
+end
+
+local R     -- the receiver of this file
+
+local function http(method, path, body, r)
+    local cmd = CLEAN .. "curl -sS -m 10 -X " .. method
+    if body then
+        cmd = cmd .. " -H 'content-type: application/json' --data-binary "
+              .. quote(body)
+    end
+    return read_cmd(cmd .. " " .. quote((r or R).url .. path))
+end
+
+local function get_json(path, r)
+    return cjson.decode(http("GET", path, nil, r))
+end
+
+local function control(name, opts)
+    local out = http("POST", "/control/" .. name,
+                     opts and cjson.encode(opts) or "{}")
+    assert(out:sub(1, 1) == "{", "control " .. name .. ": " .. out)
+end
+
+local function received(r)
+    return get_json("/spans", r)
+end
+
+local function all_requests(r)
+    return get_json("/requests?all=1", r)
+end
+
+-- ---- protoc --decode_raw ----------------------------------------------------
+
+-- Parses decode_raw's text into nodes { field = n, value = "..." } (leaf)
+-- or { field = n, kids = {...} } (message or group).
+local function parse_raw(text)
+    local root = { kids = {} }
+    local stack = { root }
+    for line in text:gmatch("[^\n]+") do
+        local top = stack[#stack]
+        local f = line:match("^%s*(%d+) {$")
+        if f then
+            local node = { field = tonumber(f), kids = {} }
+            top.kids[#top.kids + 1] = node
+            stack[#stack + 1] = node
+        elseif line:match("^%s*}$") then
+            stack[#stack] = nil
+        else
+            local lf, v = line:match("^%s*(%d+): (.*)$")
+            assert(lf, "decode_raw: unexpected line " .. line)
+            top.kids[#top.kids + 1] = { field = tonumber(lf), value = v }
+        end
+    end
+    assert(#stack == 1, "decode_raw: unbalanced output")
+    return root
+end
+
+local function kids(node, field)
+    local out = {}
+    for _, k in ipairs(node.kids or {}) do
+        if k.field == field then
+            out[#out + 1] = k
+        end
+    end
+    return out
+end
+
+local function fixed32(node, field)
+    local k = kids(node, field)
+    assert(#k == 1, "expected one field " .. field .. ", got " .. #k)
+    local v = assert(k[1].value:match("^0x(%x+)$"),
+                     "not a fixed32: " .. tostring(k[1].value))
+    return tonumber(v, 16)
+end
+
+-- Span.flags (16) and its links' Link.flags (6) of every span of request
+-- seq, by span id: the raw body's spans come in the order of the decoded
+-- ones, which give the ids (decode_raw prints bytes as escaped text).
+local function wire_flags(seq)
+    local rec = get_json("/requests/" .. seq)
+    local tmp = os.tmpname()
+    assert(shell_ok(CLEAN .. "curl -sS -m 10 -o " .. quote(tmp) .. " "
+                    .. quote(R.url .. "/requests/" .. seq .. "/raw")))
+    local text = read_cmd(CLEAN .. "protoc --decode_raw < " .. quote(tmp)
+                          .. " 2>&1")
+    os.remove(tmp)
+    local tree = parse_raw(text)
+    local wire = {}
+    for _, rs in ipairs(kids(tree, 1)) do             -- ResourceSpans
+        for _, ss in ipairs(kids(rs, 2)) do           -- ScopeSpans
+            for _, sp in ipairs(kids(ss, 2)) do       -- Span
+                local links = {}
+                for _, l in ipairs(kids(sp, 13)) do
+                    links[#links + 1] = fixed32(l, 6)
+                end
+                wire[#wire + 1] = { flags = fixed32(sp, 16), links = links }
+            end
+        end
+    end
+    local out, i = {}, 0
+    for _, rs in ipairs(rec.decoded.resourceSpans) do
+        for _, ss in ipairs(rs.scopeSpans) do
+            for _, sp in ipairs(ss.spans) do
+                i = i + 1
+                out[sp.spanId] = assert(wire[i], "span missing on the wire")
+            end
+        end
+    end
+    assert.are.equal(i, #wire)
+    return out
+end
+
+-- ---- setup and accounting ---------------------------------------------------
+
+local function merge(into, from)
+    for k, v in pairs(from or {}) do
+        into[k] = v
+    end
+    return into
+end
+
+-- otel.setup with the OTLP exporter aimed at R (unless opts.otlp says
+-- otherwise) and a short schedule delay.
+local function setup(opts)
+    if otel.info() then
+        otel.shutdown(1000)
+    end
+    opts = opts or {}
+    local o = merge({ exporter = "otlp", processor = "batch",
+                      service_name = "export-spec" }, opts)
+    o.otlp = opts.otlp or { endpoint = R.url }
+    o.batch = merge({ schedule_delay_ms = 50 }, opts.batch)
+    otel.setup(o)
+end
+
+local REASONS = { "spans_exported", "spans_dropped_queue_full",
+                  "spans_dropped_export_failed", "spans_dropped_rejected",
+                  "spans_dropped_shutdown", "spans_queued" }
+
+local function check_identity(d)
+    local sum, parts = 0, {}
+    for _, k in ipairs(REASONS) do
+        sum = sum + d[k]
+        parts[#parts + 1] = k .. "=" .. d[k]
+    end
+    assert(d.spans_ended == sum, "accounting: spans_ended="
+           .. d.spans_ended .. " but " .. table.concat(parts, " "))
+end
+
+-- force_flush, then the stats delta since snap (identity checked).
+local function flushed(snap, timeout_ms)
+    assert.is_true(otel.force_flush(timeout_ms or 10000))
+    local d = util.delta(snap)
+    check_identity(d)
+    assert.are.equal(0, d.spans_queued)
+    return d
+end
+
+local tracer = otel.tracer("spec.export", "3.1.4")
+
+-- n plain spans named prefix.i; returns their span ids in a set.
+local function make_spans(n, prefix)
+    local ids = {}
+    for i = 1, n do
+        local s = tracer:start_span((prefix or "s") .. "." .. i)
+        ids[s:context().span_id] = true
+        s:finish()
+    end
+    return ids
+end
+
+local function count_keys(t)
+    local n = 0
+    for _ in pairs(t) do
+        n = n + 1
+    end
+    return n
+end
+
+-- The received spans as a set of ids, each seen exactly once.
+local function received_once(spans)
+    local seen = {}
+    for _, s in ipairs(spans or received()) do
+        assert(not seen[s.spanId], "span " .. s.spanId .. " received twice")
+        seen[s.spanId] = true
+    end
+    return seen
+end
+
+local function ns(c)   -- int64 cdata -> decimal string
+    return (tostring(c):gsub("U?LL$", ""))
+end
+
+local function by_name(spans)
+    local t = {}
+    for _, s in ipairs(spans) do
+        t[s.name] = s
+    end
+    return t
+end
+
+local function typed(attrs, key)
+    for _, kv in ipairs(attrs) do
+        if kv.key == key then
+            return kv.value
+        end
+    end
+end
+
+-- ---- the specs ---------------------------------------------------------
+
+describe("batch export to the test receiver", function()
+    lazy_setup(function()
+        R = start_receiver(0)
+    end)
+
+    lazy_teardown(function()
+        if otel.info() then
+            otel.shutdown(1000)
+        end
+        for _, r in ipairs(receivers) do
+            stop_receiver(r)
+        end
+    end)
+
+    before_each(function()
+        control("reset")
+        http("DELETE", "/requests")
+    end)
+
+    after_each(function()
+        if otel.info() then
+            otel.shutdown(2000)
+        end
+        control("reset")
+    end)
+
+    it("round-trips every field", function()
+        setup({
+            resource = { ["deployment.environment"] = "spec",
+                         ["host.cpu.count"] = 2 },
+            limits = { attribute_count = 16, attribute_value_length = 10,
+                       event_count = 3, link_count = 2,
+                       event_attribute_count = 3, link_attribute_count = 3 },
+        })
+        local snap = util.snapshot()
+        local T0 = 1700000000123456789LL
+        local RT, RS = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        local LT, LS = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+        local other = tracer:start_span("other")
+        other:finish()
+        local full = tracer:start_span("full", {
+            kind = otel.kind.SERVER, start_time = T0,
+            attributes = { s = "text", utf8 = "héllo ✓", b = true,
+                           f = false, i = 42, neg = -7,
+                           big = 1099511627776, d = 3.25, three = 3.0,
+                           i64 = 9007199254740993LL },
+            links = {
+                { context = { trace_id = LT, span_id = LS, trace_flags = 1,
+                              is_remote = true, trace_state = "k=v,x=y" },
+                  attributes = { ["link.n"] = 1, ["link.s"] = "x" } },
+                { context = other },
+            },
+        })
+        full:set_attributes({ sa = { "a", "b" }, ba = { true, false },
+                              ia = { 1, 2, 3 }, da = { 1.5, 2.5 },
+                              i64a = { 9007199254740993LL,
+                                       -9007199254740993LL } })
+        full:add_event("cache.lookup", { hit = true, key = "k", n = 3 },
+                       T0 + 5000)
+        full:add_event("no.time")
+        full:set_status(otel.status.ERROR, "declined")
+        local child = tracer:start_span("child", { parent = full,
+            kind = otel.kind.CLIENT, start_time = T0 + 1000 })
+        child:set_status(otel.status.OK, "ignored")
+        child:finish(T0 + 2000)
+        full:finish(T0 + 987654321)
+
+        -- A child of a remote parent (sampled, with a trace state), and a
+        -- link to a remote context that is not sampled.
+        local remote = tracer:start_span("remote.child", {
+            parent = { trace_id = RT, span_id = RS, trace_flags = 1,
+                       is_remote = true, trace_state = "vendor=abc" },
+            kind = otel.kind.CONSUMER,
+            links = { { context = { trace_id = LT, span_id = RS,
+                                    trace_flags = 0, is_remote = true } } },
+        })
+        remote:finish()
+        local kinds = {}
+        for name, k in pairs(otel.kind) do
+            kinds[name] = k
+            tracer:start_span("kind." .. name, { kind = k }):finish()
+        end
+
+        local limited = tracer:start_span("limited")
+        limited:set_attribute("long", "abcdefghijklmnopqrstuvwxyz")
+        limited:set_attribute("utf", string.rep("é", 12))
+        for i = 1, 18 do
+            limited:set_attribute("a" .. i, i)
+        end
+        limited:add_event("e1", { a = 1, b = 2, c = 3, d = 4, e = 5 })
+        for i = 2, 5 do
+            limited:add_event("e" .. i)
+        end
+        limited:add_link({ trace_id = LT, span_id = LS, trace_flags = 1 },
+                         { a = 1, b = 2, c = 3, d = 4, e = 5 })
+        for _ = 2, 4 do
+            limited:add_link(other)
+        end
+        limited:finish()
+
+        local unversioned = otel.tracer("spec.export.other")
+        unversioned:start_span("scoped"):finish()
+
+        local d = flushed(snap)
+        assert.are.equal(11, d.spans_ended)
+        assert.are.equal(11, d.spans_exported)
+
+        local spans = received()
+        assert.are.equal(11, #spans)
+        local s = by_name(spans)
+        local F, ctx = s.full, full:context()
+
+        -- ids, kind, times, name
+        assert.are.equal(ctx.trace_id, F.traceId)
+        assert.are.equal(ctx.span_id, F.spanId)
+        assert.are.equal("", F.parentSpanId)
+        assert.are.equal(2, F.kind)
+        assert.are.equal(ns(T0), F.startTimeUnixNano)
+        assert.are.equal(ns(T0 + 987654321), F.endTimeUnixNano)
+        assert.are.equal(F.traceId, s.child.traceId)
+        assert.are.equal(F.spanId, s.child.parentSpanId)
+        assert.are.equal(child:context().span_id, s.child.spanId)
+        assert.are.equal(ns(T0 + 1000), s.child.startTimeUnixNano)
+        assert.are.equal(ns(T0 + 2000), s.child.endTimeUnixNano)
+        for name, k in pairs(kinds) do
+            assert.are.equal(k + 1, s["kind." .. name].kind)
+        end
+        assert.are.equal(3, s.child.kind)
+        assert.are.equal(5, s["remote.child"].kind)
+
+        -- attributes: plain values and the OTLP type each one took
+        local a = F.attrs
+        assert.are.equal("text", a.s)
+        assert.are.equal("héllo ✓", a.utf8)
+        assert.is_true(a.b)
+        assert.is_false(a.f)
+        assert.are.equal("42", a.i)
+        assert.are.equal("-7", a.neg)
+        assert.are.equal("1099511627776", a.big)
+        assert.are.equal(3.25, a.d)
+        assert.are.equal("3", a.three)
+        assert.are.equal("9007199254740993", a.i64)
+        assert.are.same({ "a", "b" }, a.sa)
+        assert.are.same({ true, false }, a.ba)
+        assert.are.same({ "1", "2", "3" }, a.ia)
+        assert.are.same({ 1.5, 2.5 }, a.da)
+        assert.are.same({ "9007199254740993", "-9007199254740993" }, a.i64a)
+        assert.are.equal("42", typed(F.attributes, "i").intValue)
+        assert.are.equal(3.25, typed(F.attributes, "d").doubleValue)
+        assert.is_nil(typed(F.attributes, "d").intValue)
+        assert.are.equal("3", typed(F.attributes, "three").intValue)
+        assert.are.equal("héllo ✓", typed(F.attributes, "utf8").stringValue)
+        assert.are.equal(15, #F.attributes)
+        assert.are.equal(0, F.droppedAttributesCount)
+
+        -- events
+        assert.are.equal(2, #F.events)
+        local e1, e2 = F.events[1], F.events[2]
+        assert.are.equal("cache.lookup", e1.name)
+        assert.are.equal(ns(T0 + 5000), e1.timeUnixNano)
+        assert.are.same({ hit = true, key = "k", n = "3" }, e1.attrs)
+        assert.are.equal(0, e1.droppedAttributesCount)
+        assert.are.equal("no.time", e2.name)
+        assert.is_true(tonumber(e2.timeUnixNano) > 1.6e18)
+        assert.are.equal(0, F.droppedEventsCount)
+
+        -- links
+        assert.are.equal(2, #F.links)
+        local l1, l2 = F.links[1], F.links[2]
+        assert.are.equal(LT, l1.traceId)
+        assert.are.equal(LS, l1.spanId)
+        assert.are.equal("k=v,x=y", l1.traceState)
+        assert.are.same({ ["link.n"] = "1", ["link.s"] = "x" }, l1.attrs)
+        assert.are.equal(other:context().trace_id, l2.traceId)
+        assert.are.equal(other:context().span_id, l2.spanId)
+        assert.are.equal("", l2.traceState)
+        assert.are.equal(0, F.droppedLinksCount)
+
+        -- status
+        assert.are.same({ code = 2, message = "declined" }, F.status)
+        assert.are.same({ code = 1, message = "" }, s.child.status)
+        assert.are.same({ code = 0, message = "" }, s.other.status)
+
+        -- a remote parent: its trace, its span as parent, its trace state
+        local rc = s["remote.child"]
+        assert.are.equal(RT, rc.traceId)
+        assert.are.equal(RS, rc.parentSpanId)
+        assert.are.equal("vendor=abc", rc.traceState)
+
+        -- limits: what was kept and the dropped counts
+        local L = s.limited
+        assert.are.equal(16, #L.attributes)
+        assert.are.equal(4, L.droppedAttributesCount)
+        assert.are.equal("abcdefghij", L.attrs.long)
+        assert.are.equal(string.rep("é", 10), L.attrs.utf)
+        assert.are.equal(3, #L.events)
+        assert.are.equal(2, L.droppedEventsCount)
+        assert.are.same({ "e1", "e2", "e3" },
+                        { L.events[1].name, L.events[2].name,
+                          L.events[3].name })
+        assert.are.equal(3, #L.events[1].attributes)
+        assert.are.equal(2, L.events[1].droppedAttributesCount)
+        assert.are.equal(2, #L.links)
+        assert.are.equal(2, L.droppedLinksCount)
+        assert.are.equal(3, #L.links[1].attributes)
+        assert.are.equal(2, L.links[1].droppedAttributesCount)
+
+        -- resource and scope
+        for _, sp in ipairs(spans) do
+            assert.are.same({
+                ["service.name"] = "export-spec",
+                ["deployment.environment"] = "spec",
+                ["host.cpu.count"] = "2",
+                ["telemetry.sdk.name"] = "lua-otel",
+                ["telemetry.sdk.language"] = "lua",
+                ["telemetry.sdk.version"] = otel._VERSION,
+            }, sp.resource)
+            assert.is_nil(sp.attrs["service.name"])
+            if sp.name == "scoped" then
+                assert.are.same({ name = "spec.export.other", version = "",
+                                  attrs = {} }, sp.scope)
+            else
+                assert.are.same({ name = "spec.export", version = "3.1.4",
+                                  attrs = {} }, sp.scope)
+            end
+        end
+        -- the resource once per request, one ScopeSpans per scope
+        for _, rec in ipairs(get_json("/requests")) do
+            assert.are.equal(1, #rec.decoded.resourceSpans)
+            local names = {}
+            for _, ss in ipairs(rec.decoded.resourceSpans[1].scopeSpans) do
+                assert.is_nil(names[ss.scope.name])
+                names[ss.scope.name] = true
+            end
+        end
+
+        -- Span.flags and Link.flags on the wire: W3C flags, then 0x100
+        -- (is_remote known) and 0x200 (remote)
+        local flags = {}
+        for _, rec in ipairs(get_json("/requests")) do
+            merge(flags, wire_flags(rec.seq))
+        end
+        assert.are.equal(0x101, flags[F.spanId].flags)
+        assert.are.same({ 0x301, 0x101 }, flags[F.spanId].links)
+        assert.are.equal(0x101, flags[s.child.spanId].flags)
+        assert.are.equal(0x301, flags[rc.spanId].flags)
+        assert.are.same({ 0x300 }, flags[rc.spanId].links)
+        assert.are.equal(0x101, flags[s.other.spanId].flags)
+    end)
+
+    it("exports when the schedule delay passes, without a flush", function()
+        setup({ batch = { schedule_delay_ms = 100,
+                          max_export_batch_size = 512 } })
+        local snap = util.snapshot()
+        local ids = make_spans(3, "timer")
+        local spans = wait_for("the spans to arrive", 10000, function()
+            local s = received()
+            return #s == 3 and s
+        end)
+        assert.are.same(ids, received_once(spans))
+        local d = flushed(snap)
+        assert.are.equal(3, d.spans_exported)
+        assert.are.equal(1, d.export_requests)
+    end)
+
+    it("exports a full batch at once, keeps the rest queued", function()
+        setup({ batch = { schedule_delay_ms = 60000,
+                          max_export_batch_size = 10 } })
+        local snap = util.snapshot()
+        make_spans(15, "full")
+        local spans = wait_for("the first batch", 10000, function()
+            local s = received()
+            return #s > 0 and s
+        end)
+        sleep_ms(100)
+        assert.are.equal(10, #spans)
+        local d = util.delta(snap)
+        assert.are.equal(10, d.spans_exported)
+        assert.are.equal(5, d.spans_queued)
+        check_identity(d)
+        d = flushed(snap)
+        assert.are.equal(15, d.spans_exported)
+        assert.are.equal(2, d.export_requests)
+    end)
+
+    it("sends a batch of several megabytes", function()
+        setup({ batch = { max_export_batch_size = 512 } })
+        local snap = util.snapshot()
+        local blob = string.rep("0123456789abcdef", 512)     -- 8 KiB
+        local ids = {}
+        for i = 1, 512 do
+            local s = tracer:start_span("big." .. i,
+                                        { attributes = { blob = blob } })
+            ids[s:context().span_id] = true
+            s:finish()
+        end
+        local d = flushed(snap, 20000)
+        assert.are.equal(512, d.spans_exported)
+        local spans = received()
+        assert.are.same(ids, received_once(spans))
+        for _, s in ipairs(spans) do
+            assert.are.equal(blob, s.attrs.blob)
+        end
+        local bytes = 0
+        for _, rec in ipairs(get_json("/requests")) do
+            bytes = bytes + rec.body_size
+        end
+        assert.is_true(bytes > 4 * 1024 * 1024)
+    end)
+
+    it("gzips the body when asked", function()
+        setup({ otlp = { endpoint = R.url, compression = "gzip" } })
+        local snap = util.snapshot()
+        local ids = make_spans(50, "gz")
+        local d = flushed(snap)
+        assert.are.equal(50, d.spans_exported)
+        assert.are.same(ids, received_once())
+        for _, rec in ipairs(get_json("/requests")) do
+            assert.are.equal("gzip", rec.content_encoding)
+            assert.are.equal("application/x-protobuf", rec.content_type)
+            assert.is_true(rec.body_size < rec.raw_size)
+        end
+    end)
+
+    it("sends headers from setup and OTEL_EXPORTER_OTLP_HEADERS", function()
+        util.with_env({
+            OTEL_EXPORTER_OTLP_HEADERS =
+                "x-env-key=va%20lue%2Cx,Authorization=Bearer%20t0k,"
+                .. "x-both=env",
+        }, function()
+            setup({ otlp = { endpoint = R.url,
+                             headers = { ["x-api-key"] = "secret",
+                                         ["x-both"] = "code" } } })
+        end)
+        local snap = util.snapshot()
+        make_spans(3)
+        flushed(snap)
+        local recs = get_json("/requests")
+        assert.is_true(#recs >= 1)
+        local h = recs[1].headers
+        assert.are.equal("secret", h["x-api-key"])
+        assert.are.equal("va lue,x", h["x-env-key"])
+        assert.are.equal("Bearer t0k", h["authorization"])
+        assert.are.equal("code", h["x-both"])     -- the option wins
+        assert.are.equal("application/x-protobuf", h["content-type"])
+        assert.is_nil(h["content-encoding"])
+        assert.matches("^OTel%-OTLP%-Exporter%-Lua/", h["user-agent"])
+    end)
+
+    it("never lets a header smuggle in another one", function()
+        util.with_env({
+            OTEL_EXPORTER_OTLP_HEADERS =
+                "x-ok=1,x-bad=a%0D%0AX-Injected: 1,x-lf=b%0Ac: d",
+        }, function()
+            setup({})
+        end)
+        local snap = util.snapshot()
+        make_spans(1)
+        flushed(snap)
+        local recs = get_json("/requests")
+        assert.are.equal(1, #recs)
+        local h = recs[1].headers
+        assert.are.equal("1", h["x-ok"])
+        assert.is_nil(h["x-injected"])
+        assert.is_nil(h["x-bad"])
+        assert.is_nil(h["x-lf"])
+        assert.is_nil(h["c"])
+    end)
+
+    describe("endpoint", function()
+        -- Sets up under env, sends one span; returns info().endpoint and
+        -- the path the receiver saw.
+        local function via(env, otlp)
+            http("DELETE", "/requests")
+            util.with_env(merge({ OTEL_EXPORTER_OTLP_ENDPOINT = false,
+                                  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = false },
+                                env), function()
+                setup({ otlp = otlp or {} })
+            end)
+            local snap = util.snapshot()
+            make_spans(1)
+            local d = flushed(snap)
+            assert.are.equal(1, d.spans_exported)
+            local recs = get_json("/requests")
+            assert.are.equal(1, #recs)
+            return otel.info().endpoint, recs[1].path
+        end
+
+        it("takes OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is", function()
+            local url = R.url .. "/custom/traces"
+            local ep, path = via({
+                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = url,
+                OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:1/nope" })
+            assert.are.equal(url, ep)
+            assert.are.equal("/custom/traces", path)
+        end)
+
+        it("appends /v1/traces to OTEL_EXPORTER_OTLP_ENDPOINT", function()
+            local ep, path = via({ OTEL_EXPORTER_OTLP_ENDPOINT =
+                                   R.url .. "/base" })
+            assert.are.equal(R.url .. "/base/v1/traces", ep)
+            assert.are.equal("/base/v1/traces", path)
+            ep, path = via({ OTEL_EXPORTER_OTLP_ENDPOINT = R.url .. "/" })
+            assert.are.equal(R.url .. "/v1/traces", ep)
+            assert.are.equal("/v1/traces", path)
+        end)
+
+        it("prefers the setup option over the environment", function()
+            local env = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT =
+                              "http://127.0.0.1:1/nope",
+                          OTEL_EXPORTER_OTLP_ENDPOINT =
+                              "http://127.0.0.1:1" }
+            local ep, path = via(env, { endpoint = R.url })
+            assert.are.equal(R.url .. "/v1/traces", ep)
+            assert.are.equal("/v1/traces", path)
+            ep, path = via(env, { endpoint = R.url .. "/my/path" })
+            assert.are.equal(R.url .. "/my/path", ep)
+            assert.are.equal("/my/path", path)
+        end)
+    end)
+
+    describe("retries", function()
+        -- Two failed attempts then success: the same spans in each
+        -- attempt, accepted once.
+        it("retries 503 honouring Retry-After, then succeeds", function()
+            setup({ batch = { export_timeout_ms = 10000 } })
+            control("status", { status = 503, times = 2, retry_after = "1" })
+            local snap = util.snapshot()
+            local ids = make_spans(20, "r503")
+            local d = flushed(snap)
+            assert.are.equal(20, d.spans_exported)
+            assert.are.equal(2, d.export_retries)
+            assert.are.equal(3, d.export_requests)
+            assert.are.same(ids, received_once())
+            local recs = all_requests()
+            assert.are.equal(3, #recs)
+            assert.are.same({ 503, 503, 200 },
+                            { recs[1].answered, recs[2].answered,
+                              recs[3].answered })
+            for i = 2, 3 do
+                assert.are.same(recs[1].decoded, recs[i].decoded)
+                -- Retry-After: 1 s, never sooner (ms clock of the receiver)
+                assert.is_true(recs[i].time_ms - recs[i - 1].time_ms >= 990)
+            end
+        end)
+
+        it("retries 429 after the Retry-After delay", function()
+            setup({ batch = { export_timeout_ms = 10000 } })
+            -- 2 s: beyond the exporter's own first backoff (at most 1 s),
+            -- so a gap of 2 s shows the header was honoured.
+            control("status", { status = 429, times = 1, retry_after = "2" })
+            local snap = util.snapshot()
+            local ids = make_spans(5, "r429")
+            local d = flushed(snap)
+            assert.are.equal(5, d.spans_exported)
+            assert.are.equal(1, d.export_retries)
+            assert.are.same(ids, received_once())
+            local recs = all_requests()
+            assert.are.equal(2, #recs)
+            assert.are.equal(429, recs[1].answered)
+            assert.are.equal(200, recs[2].answered)
+            assert.is_true(recs[2].time_ms - recs[1].time_ms >= 1990)
+        end)
+
+        it("takes Retry-After as an HTTP date", function()
+            setup({ batch = { export_timeout_ms = 10000 } })
+            -- 2 to 3 s from now (whole seconds), beyond any backoff of
+            -- the exporter's own (at most 1 s for a first retry)
+            control("status", { status = 503, times = 1, retry_after =
+                os.date("!%a, %d %b %Y %H:%M:%S GMT", os.time() + 3) })
+            local snap = util.snapshot()
+            local ids = make_spans(3, "date")
+            local d = flushed(snap)
+            assert.are.equal(3, d.spans_exported)
+            assert.are.equal(1, d.export_retries)
+            assert.are.same(ids, received_once())
+            local recs = all_requests()
+            assert.are.equal(2, #recs)
+            assert.is_true(recs[2].time_ms - recs[1].time_ms >= 1500)
+        end)
+
+        it("never retries faster than its backoff", function()
+            -- "Retry-After: 0" on every answer: the backoff (0.5 to 1 s,
+            -- then 1 to 2 s) still spaces the attempts, and the batch
+            -- fails once the next one would pass the export timeout.
+            setup({ batch = { export_timeout_ms = 1500 } })
+            control("status", { status = 503, times = -1,
+                                retry_after = "0" })
+            local snap = util.snapshot()
+            make_spans(2, "storm")
+            local d = flushed(snap)
+            assert.are.equal(2, d.spans_dropped_export_failed)
+            assert.is_true(d.export_requests >= 2)
+            assert.is_true(d.export_requests <= 3,
+                           d.export_requests .. " requests in 1.5 s")
+            assert.are.equal(d.export_requests, #all_requests())
+        end)
+
+        it("retries when the collector drops the connection", function()
+            setup({ batch = { export_timeout_ms = 10000 } })
+            control("close", { times = 1 })
+            local snap = util.snapshot()
+            local ids = make_spans(5, "closed")
+            local d = flushed(snap)
+            assert.are.equal(5, d.spans_exported)
+            assert.are.equal(1, d.export_retries)
+            assert.are.same(ids, received_once())
+            local recs = all_requests()
+            assert.are.equal(2, #recs)
+            assert.are.equal("close", recs[1].fault)
+        end)
+
+        it("fails at once when Retry-After passes the deadline", function()
+            setup({ batch = { export_timeout_ms = 2000 } })
+            control("status", { status = 503, times = 1,
+                                retry_after = "30" })
+            local snap = util.snapshot()
+            make_spans(4, "late")
+            local d = flushed(snap)
+            assert.are.equal(4, d.spans_dropped_export_failed)
+            assert.are.equal(0, d.export_retries)
+            assert.are.equal(1, #all_requests())
+        end)
+
+        it("drops a batch answered 400, without retrying", function()
+            setup({})
+            control("status", { status = 400, times = 1 })
+            local snap = util.snapshot()
+            make_spans(7, "r400")
+            local d = flushed(snap)
+            assert.are.equal(7, d.spans_dropped_export_failed)
+            assert.are.equal(0, d.spans_exported)
+            assert.are.equal(0, d.export_retries)
+            assert.are.equal(1, d.export_requests)
+            assert.are.equal(1, #all_requests())
+            assert.are.equal(0, #received())
+        end)
+
+        it("counts spans rejected by a partial success", function()
+            setup({})
+            control("partial", { rejected = 3, message = "bad spans" })
+            local snap = util.snapshot()
+            make_spans(10, "partial")
+            local d = flushed(snap)
+            assert.are.equal(3, d.spans_dropped_rejected)
+            assert.are.equal(7, d.spans_exported)
+            assert.are.equal(0, d.export_retries)
+            assert.are.equal(10, #received())
+        end)
+    end)
+
+    it("delivers spans made while the collector was down", function()
+        -- A port nobody listens on: a receiver's, once it has stopped.
+        local gone = start_receiver(0)
+        local port = gone.port
+        stop_receiver(gone)
+        setup({ otlp = { endpoint = "http://127.0.0.1:" .. port },
+                batch = { max_queue_size = 1000,
+                          max_export_batch_size = 200,
+                          export_timeout_ms = 15000 } })
+        local snap = util.snapshot()
+        local ids = make_spans(900, "down")
+        -- The first attempt fails (connection refused) and is retried.
+        wait_for("a failed attempt", 10000, function()
+            return util.delta(snap).export_retries >= 1
+        end)
+        local up = start_receiver(port)
+        local d = flushed(snap, 20000)
+        assert.are.equal(900, d.spans_exported)
+        assert.are.equal(0, d.spans_dropped_queue_full)
+        assert.are.equal(0, d.spans_dropped_export_failed)
+        assert.is_true(d.export_retries >= 1)
+        assert.are.same(ids, received_once(received(up)))
+        stop_receiver(up)
+    end)
+
+    it("drops what does not fit while the collector is down", function()
+        local gone = start_receiver(0)
+        local port = gone.port
+        stop_receiver(gone)
+        setup({ otlp = { endpoint = "http://127.0.0.1:" .. port },
+                batch = { max_queue_size = 1000,
+                          max_export_batch_size = 200,
+                          export_timeout_ms = 15000 } })
+        local snap = util.snapshot()
+        make_spans(1500, "over")
+        local up = start_receiver(port)
+        local d = flushed(snap, 20000)
+        -- The worker holds at most one batch, the queue 1000 more.
+        assert.is_true(d.spans_dropped_queue_full >= 300)
+        assert.is_true(d.spans_dropped_queue_full <= 500)
+        assert.are.equal(1500 - d.spans_dropped_queue_full, d.spans_exported)
+        assert.are.equal(d.spans_exported,
+                         count_keys(received_once(received(up))))
+        stop_receiver(up)
+    end)
+
+    it("gives up on a collector that stays down at shutdown", function()
+        local gone = start_receiver(0)
+        local port = gone.port
+        stop_receiver(gone)
+        setup({ otlp = { endpoint = "http://127.0.0.1:" .. port },
+                batch = { max_export_batch_size = 100,
+                          export_timeout_ms = 30000 } })
+        local snap = util.snapshot()
+        make_spans(250, "never")
+        wait_for("a failed attempt", 10000, function()
+            return util.delta(snap).export_retries >= 1
+        end)
+        -- the worker sleeps in its backoff: shutdown wakes it at the
+        -- deadline, long before the export timeout
+        local t0 = now_ms()
+        local ok, err = otel.shutdown(300)
+        assert.is_true(now_ms() - t0 < 300 + 5000)
+        assert.is_nil(ok)
+        assert.are.equal("timed out", err)
+        local d = util.delta(snap)
+        check_identity(d)
+        assert.are.equal(0, d.spans_queued)
+        assert.are.equal(250, d.spans_dropped_shutdown)
+    end)
+
+    it("never makes Lua wait for a hanging collector", function()
+        local HANG_MS = 3000
+        setup({ otlp = { endpoint = R.url, timeout_ms = HANG_MS },
+                batch = { max_queue_size = 4096,
+                          max_export_batch_size = 512,
+                          export_timeout_ms = HANG_MS } })
+        control("hang", { times = -1 })
+        local snap = util.snapshot()
+        make_spans(10, "first")
+        wait_for("the worker to be stuck in a request", 5000, function()
+            local recs = all_requests()
+            return #recs >= 1 and recs[1].fault == "hang"
+        end)
+        -- While the worker waits on the collector, ending spans costs
+        -- what it always does: each goes to the queue.
+        local worst, t0 = 0, now_ms()
+        for i = 1, 1000 do
+            local s = tracer:start_span("during." .. i)
+            local t = now_ms()
+            s:finish()
+            worst = math.max(worst, now_ms() - t)
+        end
+        local total = now_ms() - t0
+        local d = util.delta(snap)
+        assert.are.equal(1010, d.spans_ended)
+        assert.is_true(d.spans_queued >= 1000)
+        -- Microseconds each in truth; the bounds only say "not waiting".
+        assert.is_true(worst < HANG_MS / 3,
+                       "a finish() took " .. worst .. " ms")
+        assert.is_true(total < HANG_MS / 3,
+                       "1000 spans took " .. total .. " ms")
+
+        t0 = now_ms()
+        local ok, err = otel.force_flush(300)
+        local waited = now_ms() - t0
+        assert.is_nil(ok)
+        assert.are.equal("timed out", err)
+        assert.is_true(waited >= 290, "returned after " .. waited .. " ms")
+        assert.is_true(waited < 300 + 2000, "returned after " .. waited
+                       .. " ms")
+
+        -- Shutdown gives up at its deadline; every span is accounted for.
+        t0 = now_ms()
+        ok, err = otel.shutdown(200)
+        assert.is_true(now_ms() - t0 < 200 + HANG_MS)
+        assert.is_nil(ok)
+        assert.are.equal("timed out", err)
+        d = util.delta(snap)
+        check_identity(d)
+        assert.are.equal(0, d.spans_queued)
+        assert.are.equal(0, d.spans_exported)
+        assert.are.equal(0, #received())
+    end)
+
+    it("counts every span the full queue drops", function()
+        setup({ batch = { max_queue_size = 100, max_export_batch_size = 50,
+                          export_timeout_ms = 10000 } })
+        control("slow", { delay_ms = 1500, times = 1 })
+        local snap = util.snapshot()
+        make_spans(50, "first")       -- one full batch: exported at once
+        wait_for("the slow request", 5000, function()
+            local recs = all_requests()
+            return #recs >= 1 and recs[1].fault == "slow"
+        end)
+        make_spans(1000, "burst")
+        -- Was the worker still in its slow request all along?
+        local recs = all_requests()
+        local stalled = recs[1].answered == cjson.null
+        local d = flushed(snap)
+        assert.are.equal(1050, d.spans_ended)
+        assert.are.equal(d.spans_ended - d.spans_exported,
+                         d.spans_dropped_queue_full)
+        assert.are.equal(d.spans_exported,
+                         count_keys(received_once()))
+        if stalled then
+            -- then only the queue's 100 got in beside the first batch
+            assert.are.equal(900, d.spans_dropped_queue_full)
+            assert.are.equal(150, d.spans_exported)
+        else
+            assert.is_true(d.spans_dropped_queue_full > 0)
+        end
+    end)
+
+    it("exports everything queued at shutdown", function()
+        setup({ batch = { schedule_delay_ms = 60000,
+                          max_export_batch_size = 512,
+                          max_queue_size = 2048 } })
+        local snap = util.snapshot()
+        local ids = make_spans(300, "queued")
+        sleep_ms(100)
+        local d = util.delta(snap)
+        assert.are.equal(300, d.spans_queued)
+        assert.are.equal(0, #all_requests())
+        assert.is_true(otel.shutdown(10000))
+        d = util.delta(snap)
+        check_identity(d)
+        assert.are.equal(300, d.spans_exported)
+        assert.are.equal(0, d.spans_dropped_shutdown)
+        assert.are.same(ids, received_once())
+        -- spans ended after shutdown are not recorded
+        local late = tracer:start_span("late")
+        assert.is_false(late:is_recording())
+        late:finish()
+    end)
+end)
