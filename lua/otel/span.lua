@@ -11,6 +11,7 @@ local state = base.state
 local ffi_new = ffi.new
 local ffi_string = ffi.string
 local ffi_istype = ffi.istype
+local ffi_gc = ffi.gc
 local type = type
 local floor = math.floor
 local tostring = tostring
@@ -465,6 +466,7 @@ end
 function Span:finish(end_time)
     if self.recording == 1 then
         C.otel_span_end(self, time_arg(end_time, "end time", 2))
+        ffi_gc(self, nil)   -- ended: nothing for the collector to free
     end
 end
 
