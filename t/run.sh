@@ -2,7 +2,7 @@
 # Runs the test suites and ends with one line "N passed, N failed" that
 # sums them all.
 #   t/run.sh [suite ...]      suites: c lua nginx asan tsan valgrind
-#                             proto lint rock  (default: c lua nginx)
+#                             proto lint rock soak  (default: c lua nginx)
 # asan/tsan/valgrind build their own copy of the core and run the C tests
 # and/or the Lua specs under the sanitizer.
 set -u
@@ -80,7 +80,8 @@ run_busted() {
             OTEL_BUILD=$BUILD timeout 1200 valgrind -q --leak-check=full \
                 --errors-for-leak-kinds=definite --error-exitcode=99 \
                 --suppressions=t/valgrind.supp \
-                luajit /usr/bin/busted -o TAP "$spec" > "$log/out" 2>&1 ;;
+                luajit /usr/bin/busted --ignore-lua -o TAP "$spec" \
+                > "$log/out" 2>&1 ;;
         *)
             env $(san_env) OTEL_BUILD="$BUILD" timeout 900 \
                 luajit /usr/bin/busted -o TAP "$spec" > "$log/out" 2>&1 ;;
@@ -140,6 +141,9 @@ for s in $suites; do
     lint) echo "== lint"; run_one "lint" sh tools/lint.sh ;;
     rock) echo "== luarocks"; sh tools/rock-test.sh > "$log/out" 2>&1
         count "$log/out" $? "rock" ;;
+    soak) echo "== overload soak (short)"
+        sh t/soak/run.sh --tap > "$log/out" 2>&1
+        count "$log/out" $? "soak" ;;
     *) echo "unknown suite $s"; failed=$((failed + 1)) ;;
     esac
 done

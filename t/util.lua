@@ -79,4 +79,185 @@ function _M.delta(snap)
     return d
 end
 
+-- ---- time and processes ------------------------------------------------
+
+-- Names of our own (asm labels), so that no spec's declarations of the
+-- same libc functions can clash with these.
+pcall(ffi.cdef, [[
+struct otel_tu_timespec { long tv_sec; long tv_nsec; };
+int otel_tu_clock_gettime(int clk, struct otel_tu_timespec *ts)
+    __asm__("clock_gettime");
+int otel_tu_usleep(unsigned int usec) __asm__("usleep");
+]])
+
+local CLOCK_MONOTONIC = 1
+local tsbuf = ffi.new("struct otel_tu_timespec")
+
+-- Monotonic milliseconds (fractional).
+function _M.now_ms()
+    ffi.C.otel_tu_clock_gettime(CLOCK_MONOTONIC, tsbuf)
+    return tonumber(tsbuf.tv_sec) * 1000 + tonumber(tsbuf.tv_nsec) / 1e6
+end
+
+function _M.sleep_ms(ms)
+    ffi.C.otel_tu_usleep(ms * 1000)
+end
+
+-- Polls fn every 20 ms until it returns a true value (returned) or
+-- timeout_ms passes (an error naming what).
+function _M.wait_for(what, timeout_ms, fn)
+    local deadline = _M.now_ms() + timeout_ms
+    repeat
+        local v = fn()
+        if v then
+            return v
+        end
+        _M.sleep_ms(20)
+    until _M.now_ms() > deadline
+    error("timed out waiting for " .. what, 2)
+end
+
+function _M.quote(s)
+    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Helpers run without the sanitizer runtime `make asan` preloads into
+-- luajit (node, for one, does not take to it).
+_M.CLEAN = "env -u LD_PRELOAD "
+
+function _M.read_cmd(cmd)
+    local f = assert(io.popen(cmd))
+    local out = f:read("*a")
+    f:close()
+    return out
+end
+
+function _M.shell_ok(cmd)
+    local r = os.execute(cmd)
+    return r == true or r == 0
+end
+
+function _M.alive(pid)
+    return _M.shell_ok("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+-- ---- the test receiver (t/receiver) --------------------------------------
+
+local Receiver = {}
+Receiver.__index = Receiver
+
+-- Every receiver started, stopped by pid in util.stop_receivers() (and by
+-- `timeout` should busted die first).
+local receivers = {}
+
+-- util.receiver([port | opts]) starts t/receiver/receiver.js and waits
+-- until it answers.  opts: port (0: any free one), tls = { cert = PEM,
+-- key = PEM } (HTTPS; r.url is then https://localhost:PORT, whose
+-- certificate the caller chose), args (more command-line arguments).
+-- The receiver: r.port, r.url, r.pid, r.log (its stdout and stderr).
+function _M.receiver(opts)
+    if type(opts) ~= "table" then
+        opts = { port = opts }
+    end
+    local port_file = os.tmpname()
+    os.remove(port_file)
+    local r = setmetatable({ port_file = port_file,
+                             log = port_file .. ".log",
+                             tls = opts.tls }, Receiver)
+    receivers[#receivers + 1] = r
+    local args = " --port " .. (opts.port or 0) .. " --port-file "
+                 .. _M.quote(port_file)
+    if opts.tls then
+        args = args .. " --tls-cert " .. _M.quote(opts.tls.cert)
+               .. " --tls-key " .. _M.quote(opts.tls.key)
+    end
+    for _, a in ipairs(opts.args or {}) do
+        args = args .. " " .. _M.quote(a)
+    end
+    r.pid = tonumber(_M.read_cmd(_M.CLEAN .. "timeout 600 node "
+        .. "t/receiver/receiver.js" .. args .. " > " .. _M.quote(r.log)
+        .. " 2>&1 & echo $!"))
+    assert(r.pid, "could not start the receiver")
+    r.port = _M.wait_for("the receiver's port file", 15000, function()
+        local f = io.open(port_file)
+        local p = f and tonumber(f:read("*a"))
+        if f then
+            f:close()
+        end
+        if not p and not _M.alive(r.pid) then
+            local l = io.open(r.log)
+            error("the receiver exited: " .. (l and l:read("*a") or ""))
+        end
+        return p
+    end)
+    -- control and queries go to 127.0.0.1 (with -k over TLS)
+    r.base = (opts.tls and "https" or "http") .. "://127.0.0.1:" .. r.port
+    r.url = opts.tls and "https://localhost:" .. r.port or r.base
+    _M.wait_for("the receiver's /health", 10000, function()
+        return r:http("GET", "/health", nil, 2) == "ok"
+    end)
+    return r
+end
+
+-- r:http(method, path[, json body[, max seconds]]) -> the answer's body
+function Receiver:http(method, path, body, max_s)
+    local cmd = _M.CLEAN .. "curl -sS " .. (self.tls and "-k " or "")
+                .. "-m " .. (max_s or 10) .. " -X " .. method
+    if body then
+        cmd = cmd .. " -H 'content-type: application/json' --data-binary "
+              .. _M.quote(body)
+    end
+    return _M.read_cmd(cmd .. " " .. _M.quote(self.base .. path)
+                       .. (max_s and " 2>/dev/null" or ""))
+end
+
+function Receiver:get_json(path)
+    return require("cjson").decode(self:http("GET", path))
+end
+
+-- r:control(mode[, opts]): a fault mode (see t/receiver/README.md).
+function Receiver:control(name, opts)
+    local out = self:http("POST", "/control/" .. name,
+                          opts and require("cjson").encode(opts) or "{}")
+    assert(out:sub(1, 1) == "{", "control " .. name .. ": " .. out)
+end
+
+-- Every span of the accepted requests.
+function Receiver:spans()
+    return self:get_json("/spans")
+end
+
+-- The recorded requests (accepted ones only unless all).
+function Receiver:requests(all)
+    return self:get_json(all and "/requests?all=1" or "/requests")
+end
+
+function Receiver:stats()
+    return self:get_json("/stats")
+end
+
+function Receiver:clear()
+    self:http("DELETE", "/requests")
+end
+
+function Receiver:stop()
+    if self.pid and _M.alive(self.pid) then
+        os.execute("kill " .. self.pid .. " 2>/dev/null")
+        _M.wait_for("receiver " .. self.pid .. " to exit", 5000, function()
+            return not _M.alive(self.pid)
+        end)
+    end
+    os.remove(self.port_file)
+    os.remove(self.log)
+    self.pid = nil
+end
+
+-- Stops every receiver util.receiver() started.
+function _M.stop_receivers()
+    for i = #receivers, 1, -1 do
+        receivers[i]:stop()
+        receivers[i] = nil
+    end
+end
+
 return _M

@@ -53,15 +53,68 @@ local function new_rec(co)
     return r
 end
 
+-- Hooks for hosts whose coroutines outlive one unit of work (nginx takes
+-- its handler coroutines from a cache, so one coroutine serves many
+-- requests, and runs filters and log on a thread all requests share):
+--   owner()    -> an identity of the running unit of work (ngx.ctx); a
+--                 record last used by another one is emptied first, and
+--                 scoped spans left on it (an ngx.exit inside a scope)
+--                 are abandoned and counted, never inherited;
+--   fallback() -> the context to use when nothing is attached (the
+--                 request's), or nil.
+-- Both are nil outside such hosts and cost one test per span.
+local hooks = { owner = nil, fallback = nil }
+_M.hooks = hooks
+local owners = setmetatable({}, { __mode = "kv" })
+
+local function reset(r, o)
+    if r.n > 0 then
+        local st = C.otel_stack_new()
+        if st == nil then
+            error("otel: out of memory", 4)
+        end
+        local old = r.st
+        r.st = ffi_gc(st, C.otel_stack_free)
+        ffi_gc(old, nil)
+        C.otel_stack_free(old)      -- abandons what was left (counted)
+        local b = r.b
+        for i = r.n, 1, -1 do
+            r[i] = nil
+            if b then
+                b[i] = nil
+            end
+        end
+        r.n = 0
+    end
+    owners[r] = o
+end
+
 local function rec()
     local co = co_running() or MAIN
     local r = recs[co]
     if not r then
         r = new_rec(co)
     end
+    local owner = hooks.owner
+    if owner then
+        local o = owner()
+        if owners[r] ~= o then
+            reset(r, o)
+        end
+    end
     return r
 end
 _M.rec = rec
+
+-- The fallback context when r has nothing attached, else nil.
+local function fallback(r)
+    local fb = hooks.fallback
+    if fb and (not r or r.n == 0) then
+        return fb()
+    end
+    return nil
+end
+_M.fallback = fallback
 
 -- Pops Lua-side entries above depth.
 local function pop_to(r, depth)
@@ -76,26 +129,45 @@ local function pop_to(r, depth)
 end
 _M.pop_to = pop_to
 
-function _M.current_span()
+-- The running coroutine's record, checked against the owner hook, or nil
+-- when it has none yet (reading never creates one).
+local function peek()
     local r = recs[co_running() or MAIN]
+    local owner = hooks.owner
+    if r and owner then
+        local o = owner()
+        if owners[r] ~= o then
+            reset(r, o)
+        end
+    end
+    return r
+end
+
+function _M.current_span()
+    local r = peek()
     if r and r.n > 0 then
         return r[r.n]
     end
-    return INVALID
+    local fb = fallback(r)
+    return fb and fb.span or INVALID
 end
 
 local function current_baggage(r)
-    local b = r and r.b
+    if not r or r.n == 0 then
+        local fb = fallback(r)
+        return fb and fb.baggage or nil
+    end
+    local b = r.b
     return b and b[r.n] or nil
 end
 _M.current_baggage = function()
-    return current_baggage(recs[co_running() or MAIN])
+    return current_baggage(peek())
 end
 
 function _M.current()
-    local r = recs[co_running() or MAIN]
+    local r = peek()
     if not r or r.n == 0 then
-        return ROOT
+        return fallback(r) or ROOT
     end
     local sp = r[r.n]
     if sp == INVALID then

@@ -215,6 +215,13 @@ local function scoped(self, name, opts, fn, args)
         start = time_arg(opts.start_time, "opts.start_time", 2)
     end
     local r = rec()
+    local fb
+    if parent == nil and r.n == 0 then
+        fb = context.fallback(r)
+        if fb then
+            parent = fb.span or INVALID
+        end
+    end
     local h = handle_t()
     local depth = C.otel_scope_start(core(self), r.st, parent, name, #name,
                                      kind, start, h)
@@ -227,7 +234,13 @@ local function scoped(self, name, opts, fn, args)
     r[depth] = h
     r.n = depth
     local b = r.b
-    if b then
+    if fb and fb.baggage then
+        if not b then
+            b = {}
+            r.b = b
+        end
+        b[depth] = fb.baggage
+    elseif b then
         b[depth] = b[depth - 1]
     end
     if opts ~= nil then

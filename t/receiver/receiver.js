@@ -8,6 +8,7 @@
 'use strict';
 
 const http = require('http');
+const https = require('https');
 const zlib = require('zlib');
 const fs = require('fs');
 const path = require('path');
@@ -27,12 +28,16 @@ function usage(msg) {
   if (msg) process.stderr.write(`receiver: ${msg}\n`);
   process.stderr.write(
     'usage: node receiver.js --port N [--host 127.0.0.1] [--port-file PATH]\n' +
-    '                        [--keep-alive-timeout MS] [--verbose]\n');
+    '                        [--keep-alive-timeout MS] [--verbose]\n' +
+    '                        [--tls-cert PEM --tls-key PEM] [--max-records N]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { port: null, host: '127.0.0.1', portFile: null, keepAliveMs: null, verbose: false };
+  const opts = {
+    port: null, host: '127.0.0.1', portFile: null, keepAliveMs: null, verbose: false,
+    tlsCert: null, tlsKey: null, maxRecords: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -44,11 +49,18 @@ function parseArgs(argv) {
     else if (a === '--port-file') opts.portFile = next();
     else if (a === '--keep-alive-timeout') opts.keepAliveMs = Number(next());
     else if (a === '--verbose' || a === '-v') opts.verbose = true;
+    else if (a === '--tls-cert') opts.tlsCert = next();
+    else if (a === '--tls-key') opts.tlsKey = next();
+    else if (a === '--max-records') opts.maxRecords = Number(next());
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
   if (opts.port === null || !Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) {
     usage('--port must be an integer 0..65535');
+  }
+  if (!opts.tlsCert !== !opts.tlsKey) usage('--tls-cert and --tls-key go together');
+  if (opts.maxRecords !== null && !(Number.isInteger(opts.maxRecords) && opts.maxRecords >= 0)) {
+    usage('--max-records must be an integer >= 0');
   }
   // This receiver is test plumbing with no auth: never expose it beyond loopback.
   if (!/^127\.\d+\.\d+\.\d+$/.test(opts.host) && opts.host !== '::1' && opts.host !== 'localhost') {
@@ -122,6 +134,9 @@ const state = {
   records: [], // recorded trace POSTs, in arrival order
   raws: new Map(), // seq -> decompressed body (Buffer)
   modes: {}, // name -> options; see CONTROL_MODES
+  // Since start, never cleared (records may be: DELETE, --max-records).
+  total: { requests: 0, accepted: 0, spans: 0 },
+  tlsClientErrors: 0, // TLS handshakes that failed (https only)
 };
 
 // Each mode applies to the next `times` trace POSTs; -1 = forever, 0 = off.
@@ -144,8 +159,18 @@ const CONTROL_MODES = {
     return { delay_ms: delay };
   },
   hang() { return {}; },
-  // reset: true sends a TCP RST instead of a plain close (FIN).
-  close(b) { return { reset: !!b.reset }; },
+  // reset: true sends a TCP RST instead of a plain close (FIN).  With
+  // after_bytes the connection goes as soon as that many body bytes have
+  // arrived (mid-body, before the request is complete).
+  close(b) {
+    const m = { reset: !!b.reset };
+    if (b.after_bytes !== undefined) {
+      const n = Number(b.after_bytes);
+      if (!Number.isInteger(n) || n < 0) throw new Error('after_bytes must be a non-negative integer');
+      m.after_bytes = n;
+    }
+    return m;
+  },
 };
 
 function setMode(name, body) {
@@ -250,7 +275,44 @@ function mediaType(h) {
   return String(h || '').split(';')[0].trim().toLowerCase();
 }
 
+// close mode with after_bytes: drop the connection while the body is still
+// coming in.  The record keeps what arrived (body_size), nothing decoded.
+function closeMidBody(req, pathname, m) {
+  const rec = {
+    seq: ++state.seq, time_ms: Date.now(), method: req.method, path: pathname,
+    headers: { ...req.headers }, content_type: req.headers['content-type'] || null,
+    content_encoding: req.headers['content-encoding'] || null, body_size: 0, raw_size: null,
+    spans: 0, decoded: null, error: null, fault: m.reset ? 'reset' : 'close', mid_body: true,
+    answered: null, accepted: false,
+  };
+  addRecord(rec);
+  let done = false;
+  const drop = () => {
+    if (done) return;
+    done = true;
+    if (opts.verbose) log(`#${rec.seq} dropping connection after ${rec.body_size} body bytes`);
+    if (m.reset) req.socket.resetAndDestroy(); else req.socket.destroy();
+  };
+  req.on('data', (c) => {
+    if (done) return;
+    rec.body_size += c.length;
+    if (rec.body_size >= m.after_bytes) drop();
+  });
+  req.on('end', drop); // a body shorter than after_bytes
+  req.on('error', () => {});
+}
+
+function addRecord(rec) {
+  state.records.push(rec);
+  state.total.requests++;
+  if (opts.maxRecords !== null) {
+    while (state.records.length > opts.maxRecords) state.raws.delete(state.records.shift().seq);
+  }
+}
+
 async function handleTrace(req, res, pathname) {
+  const early = state.modes.close && state.modes.close.after_bytes !== undefined;
+  if (early) return closeMidBody(req, pathname, consume('close'));
   const { body, size, tooBig } = await readBody(req);
   const rec = {
     seq: ++state.seq,
@@ -269,7 +331,7 @@ async function handleTrace(req, res, pathname) {
     answered: null,
     accepted: false,
   };
-  state.records.push(rec);
+  addRecord(rec);
 
   // Work out the normal answer first, so the record holds the decoded payload
   // even when a fault mode overrides the answer (tests compare retries).
@@ -291,7 +353,7 @@ async function handleTrace(req, res, pathname) {
       rec.error = `unsupported content-encoding ${JSON.stringify(rec.content_encoding)}`;
     }
     if (raw) {
-      state.raws.set(rec.seq, raw);
+      if (opts.maxRecords !== 0) state.raws.set(rec.seq, raw);
       rec.raw_size = raw.length;
       try {
         rec.decoded = decodeRequest(raw);
@@ -358,6 +420,8 @@ async function handleTrace(req, res, pathname) {
   res.end(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
   rec.answered = 200;
   rec.accepted = true;
+  state.total.accepted++;
+  state.total.spans += rec.spans;
   if (opts.verbose) log(`#${rec.seq} ${pathname} accepted ${rec.spans} span(s)`);
 }
 
@@ -412,6 +476,8 @@ async function handle(req, res) {
       requests: state.records.length,
       accepted: acc.length,
       spans: acc.reduce((n, r) => n + r.spans, 0),
+      total: state.total,
+      tls_client_errors: state.tlsClientErrors,
     });
   }
   if (m === 'GET' && p === '/control') return sendJSON(res, 200, state.modes);
@@ -437,12 +503,20 @@ function main() {
   opts = parseArgs(process.argv.slice(2));
   selfCheck();
 
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     handle(req, res).catch((e) => {
       log(`error handling ${req.method} ${req.url}: ${e && e.stack ? e.stack : e}`);
       if (!res.headersSent && !res.destroyed) sendText(res, 500, 'internal error\n');
       else res.destroy();
     });
+  };
+  const server = opts.tlsCert
+    ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, handler)
+    : http.createServer(handler);
+  // A client that rejects our certificate ends the handshake: counted.
+  server.on('tlsClientError', (err) => {
+    state.tlsClientErrors++;
+    if (opts.verbose) log(`TLS handshake failed: ${err.message}`);
   });
   if (opts.keepAliveMs !== null) server.keepAliveTimeout = opts.keepAliveMs;
 

@@ -10,144 +10,44 @@
 -- No test asserts that something is fast; the few time bounds are either
 -- lower bounds the exporter must honour (Retry-After) or ceilings orders of
 -- magnitude above the expected figure.
-local ffi = require "ffi"
 local cjson = require "cjson"
 local otel = require "otel"
 local util = require "util"
 
--- Names of our own (asm labels), so that no other spec's declarations of
--- the same libc functions can clash with these.
-pcall(ffi.cdef, [[
-struct otel_es_timespec { long tv_sec; long tv_nsec; };
-int otel_es_clock_gettime(int clk, struct otel_es_timespec *ts)
-    __asm__("clock_gettime");
-int otel_es_usleep(unsigned int usec) __asm__("usleep");
-]])
+local now_ms, sleep_ms, wait_for = util.now_ms, util.sleep_ms, util.wait_for
+local quote, read_cmd, shell_ok = util.quote, util.read_cmd, util.shell_ok
+local CLEAN = util.CLEAN
 
-local CLOCK_MONOTONIC = 1
-local ts = ffi.new("struct otel_es_timespec")
+-- ---- the receiver (util.receiver) ---------------------------------------
 
-local function now_ms()
-    ffi.C.otel_es_clock_gettime(CLOCK_MONOTONIC, ts)
-    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
-end
-
-local function sleep_ms(ms)
-    ffi.C.otel_es_usleep(ms * 1000)
-end
-
--- Polls fn every 20 ms until it returns a true value or timeout_ms passes.
-local function wait_for(what, timeout_ms, fn)
-    local deadline = now_ms() + timeout_ms
-    repeat
-        local v = fn()
-        if v then
-            return v
-        end
-        sleep_ms(20)
-    until now_ms() > deadline
-    error("timed out waiting for " .. what, 2)
-end
-
-local function quote(s)
-    return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Helpers run without the sanitizer runtime `make asan` preloads into
--- luajit (node, for one, does not take to it).
-local CLEAN = "env -u LD_PRELOAD "
-
-local function read_cmd(cmd)
-    local f = assert(io.popen(cmd))
-    local out = f:read("*a")
-    f:close()
-    return out
-end
-
-local function shell_ok(cmd)
-    local r = os.execute(cmd)
-    return r == true or r == 0
-end
-
--- ---- the receiver --------------------------------------------------------
-
--- Every receiver started here, stopped by pid in teardown (and by
--- `timeout` should busted die first).
-local receivers = {}
-
-local function alive(pid)
-    return shell_ok("kill -0 " .. pid .. " 2>/dev/null")
+local function start_receiver(port)
+    return util.receiver(port)
 end
 
 local function stop_receiver(r)
-    if r.pid and alive(r.pid) then
-        os.execute("kill " .. r.pid .. " 2>/dev/null")
-        wait_for("receiver " .. r.pid .. " to exit", 5000, function()
-            return not alive(r.pid)
-        end)
-    end
-    os.remove(r.port_file)
-    os.remove(r.log)
-    r.pid = nil
-end
-
--- Starts t/receiver/receiver.js on port (0: any free port).
-local function start_receiver(port)
-    local port_file = os.tmpname()
-    os.remove(port_file)
-    local r = { port_file = port_file, log = port_file .. ".log" }
-    receivers[#receivers + 1] = r
-    r.pid = tonumber(read_cmd(string.format(
-        "%stimeout 600 node t/receiver/receiver.js --port %d"
-        .. " --port-file %s > %s 2>&1 & echo $!", CLEAN, port or 0,
-        quote(port_file), quote(r.log))))
-    assert(r.pid, "could not start the receiver")
-    r.port = wait_for("the receiver's port file", 15000, function()
-        local f = io.open(port_file)
-        local p = f and tonumber(f:read("*a"))
-        if f then
-            f:close()
-        end
-        if not p and not alive(r.pid) then
-            local l = io.open(r.log)
-            error("the receiver exited: " .. (l and l:read("*a") or ""))
-        end
-        return p
-    end)
-    r.url = "http://127.0.0.1:" .. r.port
-    wait_for("the receiver's /health", 10000, function()
-        return read_cmd(CLEAN .. "curl -s -m 2 " .. r.url .. "/health") == "ok"
-    end)
-    return r
+    r:stop()
 end
 
 local R     -- the receiver of this file
 
 local function http(method, path, body, r)
-    local cmd = CLEAN .. "curl -sS -m 10 -X " .. method
-    if body then
-        cmd = cmd .. " -H 'content-type: application/json' --data-binary "
-              .. quote(body)
-    end
-    return read_cmd(cmd .. " " .. quote((r or R).url .. path))
+    return (r or R):http(method, path, body)
 end
 
 local function get_json(path, r)
-    return cjson.decode(http("GET", path, nil, r))
+    return (r or R):get_json(path)
 end
 
 local function control(name, opts)
-    local out = http("POST", "/control/" .. name,
-                     opts and cjson.encode(opts) or "{}")
-    assert(out:sub(1, 1) == "{", "control " .. name .. ": " .. out)
+    R:control(name, opts)
 end
 
 local function received(r)
-    return get_json("/spans", r)
+    return (r or R):spans()
 end
 
 local function all_requests(r)
-    return get_json("/requests?all=1", r)
+    return (r or R):requests(true)
 end
 
 -- ---- protoc --decode_raw ----------------------------------------------------
@@ -339,9 +239,7 @@ describe("batch export to the test receiver", function()
         if otel.info() then
             otel.shutdown(1000)
         end
-        for _, r in ipairs(receivers) do
-            stop_receiver(r)
-        end
+        util.stop_receivers()
     end)
 
     before_each(function()
