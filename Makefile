@@ -43,6 +43,8 @@ $(LIB): $(OBJS)
 $(STATIC): $(OBJS)
 	ar rcs $@ $(OBJS)
 
+$(BUILD)/t/test_fuzz_regress: fuzz/*.c fuzz/*.h
+
 $(BUILD)/t/%: t/c/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fvisibility=default -Isrc $< $(STATIC) $(LDFLAGS) \
@@ -62,7 +64,7 @@ deps:
 	@sh tools/deps.sh
 
 # Everything CI runs, summed into one closing line.
-TEST_SUITES ?= proto lint c lua nginx asan tsan valgrind rock soak
+TEST_SUITES ?= proto lint c lua nginx asan tsan valgrind rock soak fuzz
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -93,6 +95,11 @@ lint:
 # valgrind memcheck over the busted suite.
 asan tsan valgrind: all
 	@sh t/run.sh $@
+
+# libFuzzer, every target FUZZ_SECONDS each (CI runs 10 s each).
+FUZZ_SECONDS ?= 300
+fuzz:
+	@sh fuzz/run.sh $(FUZZ_SECONDS)
 
 # nginx under wrk against a slow collector; RSS, drops, drain.
 SOAK_SECONDS ?= 60

@@ -480,8 +480,11 @@ OTEL_API int otel_config_add_header(otel_config *c, const char *k, size_t kl,
     size_t i;
     char *name, *value;
 
+    /* Names and values are kept as C strings for curl: a NUL would cut
+     * them silently, a CR or LF would inject a header. */
     if (!c || !k || !kl || !v || memchr(k, ':', kl) || memchr(k, '\n', kl)
-        || memchr(k, '\r', kl) || memchr(v, '\n', vl) || memchr(v, '\r', vl)) {
+        || memchr(k, '\r', kl) || memchr(v, '\n', vl) || memchr(v, '\r', vl)
+        || memchr(k, '\0', kl) || memchr(v, '\0', vl)) {
         return OTEL_EINVAL;
     }
     name = dupn(k, kl);

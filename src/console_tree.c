@@ -276,6 +276,22 @@ static void print_trace(otel__tree *t, otel__buf *b, const uint8_t *tid)
     otel__buf_puts(b, "\n");
 }
 
+/* A local root ended: its own tree, on the root's time axis.  Other
+ * pending spans of the trace (another local root's, as when a service
+ * calls itself) wait for their own root. */
+static void print_subtree(otel__tree *t, otel__buf *b, size_t r)
+{
+    const row *x = &t->rows[r];
+    char hex[33];
+
+    otel_hex_encode(x->trace_id, 16, hex);
+    hex[32] = '\0';
+    otel__buf_printf(b, "trace %s  %.3f ms\n", hex,
+                     (double)(x->end_ns - x->start_ns) / 1e6);
+    print_row(t, b, r, 0, x->start_ns, x->end_ns - x->start_ns);
+    otel__buf_puts(b, "\n");
+}
+
 void otel__tree_add(otel__tree *t, const otel__span *s, otel__buf *out)
 {
     row *x;
@@ -313,7 +329,7 @@ void otel__tree_add(otel__tree *t, const otel__span *s, otel__buf *out)
     x->detail = detail_of(s);
     t->n++;
     if (x->root) {
-        print_trace(t, out, s->trace_id);
+        print_subtree(t, out, t->n - 1);
         drop_rows(t);
     }
 }

@@ -383,7 +383,7 @@ static inline size_t skip_class(const char *s, size_t len, size_t i,
  * property is malformed. */
 static bool scan_props(const char *s, size_t len, size_t *ip, size_t *mend)
 {
-    size_t i = *ip, e;
+    size_t i = *ip, e, j;
 
     for (;;) {
         e = skip_class(s, len, i, CL_TOKEN);
@@ -393,8 +393,12 @@ static bool scan_props(const char *s, size_t len, size_t *ip, size_t *mend)
         }
         i = skip_ows(s, len, e);
         if (i < len && s[i] == '=') {
-            i = skip_ows(s, len, i + 1);
+            j = i + 1;
+            i = skip_ows(s, len, j);
             e = skip_class(s, len, i, CL_OCTET);
+            if (e == i) {
+                e = j;      /* empty value: the OWS after '=' is not in it */
+            }
             i = skip_ows(s, len, e);
         }
         if (i >= len || s[i] != ';') {

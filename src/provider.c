@@ -115,45 +115,69 @@ fail:
     return NULL;
 }
 
+/* The scope of that (repaired) name and version; call with the lock. */
+static otel__scope *find_scope(otel_provider *p, const char *name, size_t nl,
+                               const char *version, size_t vl)
+{
+    otel__scope *s;
+
+    for (s = p->scopes; s; s = s->next) {
+        if (s->name.len == nl && s->version.len == vl
+            && memcmp(s->name.p, name, nl) == 0
+            && memcmp(s->version.p, version, vl) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
 OTEL_API otel_tracer *otel_provider_tracer(otel_provider *p,
         const char *name, size_t nl, const char *version, size_t vl)
 {
-    otel__scope *s;
+    otel__scope *s, *c;
+    size_t rn, rv;
     char *buf;
 
     if (!p || (!name && nl) || (!version && vl)) {
         return NULL;
     }
-    pthread_mutex_lock(&p->scopes_lock);
-    for (s = p->scopes; s; s = s->next) {
-        if (s->name.len == nl && s->version.len == vl
-            && (nl == 0 || memcmp(s->name.p, name, nl) == 0)
-            && (vl == 0 || memcmp(s->version.p, version, vl) == 0)) {
-            break;
+    name = name ? name : "";
+    version = version ? version : "";
+    if (otel__utf8_ok(name, nl, -1) && otel__utf8_ok(version, vl, -1)) {
+        pthread_mutex_lock(&p->scopes_lock);
+        s = find_scope(p, name, nl, version, vl);
+        pthread_mutex_unlock(&p->scopes_lock);
+        if (s) {
+            return (otel_tracer *)s;
         }
     }
-    if (!s && (s = calloc(1, sizeof(*s) + nl + vl + 2))) {
-        buf = (char *)(s + 1);
-        /* Scope names go on the wire: repair them like any string. */
-        s->name.len = (uint32_t)otel_utf8_sanitize(name, nl, -1, buf, nl,
-                                                   NULL);
-        if (s->name.len > nl) {
-            s->name.len = (uint32_t)nl;
-        }
-        buf[s->name.len] = '\0';
-        s->name.p = buf;
-        buf += nl + 1;
-        if (vl) {
-            memcpy(buf, version, vl);
-        }
-        buf[vl] = '\0';
-        s->version.p = buf;
-        s->version.len = (uint32_t)vl;
-        s->provider = p;
-        s->next = p->scopes;
-        p->scopes = s;
+    /* Scope names and versions go on the wire: repair them like any
+     * string, and look them up repaired, or a name that is not UTF-8
+     * would never find its own scope. */
+    rn = otel_utf8_sanitize(name, nl, -1, NULL, 0, NULL);
+    rv = otel_utf8_sanitize(version, vl, -1, NULL, 0, NULL);
+    if (rn > UINT32_MAX || rv > UINT32_MAX
+        || !(c = calloc(1, sizeof(*c) + rn + rv + 2))) {
+        return NULL;
+    }
+    buf = (char *)(c + 1);
+    otel_utf8_sanitize(name, nl, -1, buf, rn, NULL);
+    c->name.p = buf;
+    c->name.len = (uint32_t)rn;
+    buf += rn + 1;
+    otel_utf8_sanitize(version, vl, -1, buf, rv, NULL);
+    c->version.p = buf;
+    c->version.len = (uint32_t)rv;
+    c->provider = p;
+    pthread_mutex_lock(&p->scopes_lock);
+    s = find_scope(p, c->name.p, rn, c->version.p, rv);
+    if (!s) {
+        c->next = p->scopes;
+        p->scopes = s = c;
+        c = NULL;
     }
     pthread_mutex_unlock(&p->scopes_lock);
+    free(c);
     return (otel_tracer *)s;
 }
 

@@ -2,7 +2,8 @@
 # Runs the test suites and ends with one line "N passed, N failed" that
 # sums them all.
 #   t/run.sh [suite ...]      suites: c lua nginx asan tsan valgrind
-#                             proto lint rock soak  (default: c lua nginx)
+#                             proto lint rock soak fuzz
+#                             (default: c lua nginx)
 # asan/tsan/valgrind build their own copy of the core and run the C tests
 # and/or the Lua specs under the sanitizer.
 set -u
@@ -141,6 +142,9 @@ for s in $suites; do
     lint) echo "== lint"; run_one "lint" sh tools/lint.sh ;;
     rock) echo "== luarocks"; sh tools/rock-test.sh > "$log/out" 2>&1
         count "$log/out" $? "rock" ;;
+    fuzz) echo "== libFuzzer, 10 s per target"
+        sh fuzz/run.sh --tap 10 > "$log/out" 2>&1
+        count "$log/out" $? "fuzz" ;;
     soak) echo "== overload soak (short)"
         sh t/soak/run.sh --tap > "$log/out" 2>&1
         count "$log/out" $? "soak" ;;

@@ -10,27 +10,30 @@
 --
 -- (otel_ngx = require "otel.ngx").
 --
--- The request span as parent in every phase.  The context is one stack
--- per coroutine.  lua-nginx-module runs rewrite, access and content in an
--- entry coroutine that it takes from a cache and gives back when the
--- handler returns (lua_thread_cache_max_entries), so the same coroutine
--- serves the next phase or another request, and it runs header_filter,
--- body_filter and log on the main Lua thread that every request of the
--- worker shares.  A context left attached when a handler returns would
--- therefore parent the spans of whatever request runs there next.  So
--- start_request() keeps the span and its context in ngx.ctx and leaves
--- nothing attached, and
+-- The request span as parent in every phase.  lua-nginx-module runs
+-- rewrite, access and content in an entry coroutine that it takes from a
+-- cache and gives back when the handler returns
+-- (lua_thread_cache_max_entries), so the same coroutine serves the next
+-- phase or another request, and it runs header_filter, body_filter and
+-- log on the main Lua thread that every request of the worker shares.
+-- This module sets the core's context hooks (otel.context.hooks):
+--   owner    = the request's ngx.ctx: a coroutine's stack belongs to the
+--              request that last used it, so what a handler left there
+--              (an ngx.exit inside a scoped span never returns to end it)
+--              is abandoned and counted, never inherited by the next
+--              request;
+--   fallback = the request's context (kept in ngx.ctx by start_request):
+--              code with nothing attached -- any handler, filter, log, a
+--              light thread -- gets the request span as parent.
+-- start_request() therefore leaves nothing attached.
 --
---   otel.ngx.phase(fn, ...)    runs fn with the request context current,
+--   otel.ngx.phase(fn, ...)    runs fn with the request context attached,
 --                              detached again when fn returns or raises
 --
--- is how handler code of any phase gets the request span as parent
--- without passing it around (one line per handler, and correct in every
--- phase).  It first clears what an earlier handler left in the
--- coroutine.  When fn ends the request with ngx.exit (which never returns
--- to phase), finish_request() ends the spans that fn left open.
--- otel.ngx.attach() -> token is the same step by hand: detach the token
--- before the handler returns.
+-- is for handlers that may end the request with ngx.exit inside a span:
+-- finish_request() then ends (and exports) the spans fn left open instead
+-- of letting them be abandoned.  otel.ngx.attach() -> token is the same
+-- step by hand: detach the token before the handler returns.
 --
 -- The helpers of this module (start_client, capture, capture_multi, spawn,
 -- timer_at) take the request context from ngx.ctx themselves when nothing

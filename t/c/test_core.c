@@ -178,6 +178,8 @@ static void test_config(void)
           "a header name with ':' is refused");
     CHECK(otel_config_add_header(cfg, "x", 1, "a\r\nb", 4) == OTEL_EINVAL,
           "a header value with CRLF is refused");
+    CHECK(otel_config_add_header(cfg, "x", 1, "a\0b", 3) == OTEL_EINVAL,
+          "a header value with NUL is refused");
     otel_config_free(cfg);
     unsetenv("OTEL_BSP_MAX_QUEUE_SIZE");
     unsetenv("OTEL_BSP_SCHEDULE_DELAY");

@@ -88,6 +88,38 @@ describe("console exporter", function()
         assert.is_nil(text:find("{", 1, true))
     end)
 
+    it("prints each local root's own tree", function()
+        -- a service calling itself: the callee's SERVER span is a local
+        -- root (remote parent) inside the caller's trace
+        local text = capture("tree", function()
+            tracer:start_as_current_span("caller", nil, function()
+                tracer:start_as_current_span("prep", nil, function() end)
+                tracer:start_as_current_span("call",
+                                             { kind = otel.kind.CLIENT },
+                    function(client)
+                        local remote = client:context()
+                        remote.is_remote = true
+                        remote._h = nil
+                        tracer:start_as_current_span("callee",
+                            { parent = remote, kind = otel.kind.SERVER },
+                            function() end)
+                    end)
+            end)
+        end)
+        local blocks = {}
+        for block in text:gmatch("trace %x+[^\n]*\n(.-)\n\n") do
+            blocks[#blocks + 1] = block
+        end
+        assert.are.equal(2, #blocks)
+        assert.matches("^  callee %[server%]", blocks[1])
+        assert.is_nil(blocks[1]:find("caller", 1, true))
+        assert.is_nil(blocks[1]:find("prep", 1, true))
+        assert.matches("\n    prep ", blocks[2])
+        assert.matches("^  caller ", blocks[2])
+        assert.matches("\n    call %[client%]", blocks[2])
+        assert.is_nil(blocks[2]:find("callee", 1, true))
+    end)
+
     it("prints both when asked", function()
         local text = capture("both", work)
         assert.truthy(text:find('"name": "charge"', 1, true))
