@@ -129,21 +129,27 @@ local function apply_opts(h, opts, level)
     end
 end
 
+-- The name and the start options of a span: parent (nil for the current
+-- one), kind, start time.  Errors blame the caller of the public method
+-- (level 3 from here: start_span, or scoped tail-called in its place).
+local function start_args(name, opts)
+    if type(name) ~= "string" then
+        error("otel: span name must be a string, got " .. type(name), 3)
+    end
+    if opts == nil then
+        return nil, 0, 0
+    end
+    if type(opts) ~= "table" then
+        error("otel: opts must be a table, got " .. type(opts), 3)
+    end
+    return parent_of(opts, 3), kind_of(opts, 3),
+           time_arg(opts.start_time, "opts.start_time", 3)
+end
+
 -- tracer:start_span(name, opts) -> span, not made current.  A span that
 -- is never finished is freed (and counted) when it is collected.
 function Tracer:start_span(name, opts)
-    if type(name) ~= "string" then
-        error("otel: span name must be a string, got " .. type(name), 2)
-    end
-    local parent, kind, start = nil, 0, 0
-    if opts ~= nil then
-        if type(opts) ~= "table" then
-            error("otel: opts must be a table, got " .. type(opts), 2)
-        end
-        parent = parent_of(opts, 2)
-        kind = kind_of(opts, 2)
-        start = time_arg(opts.start_time, "opts.start_time", 2)
-    end
+    local parent, kind, start = start_args(name, opts)
     if parent == nil then
         parent = context.current_span()
     end
@@ -202,18 +208,7 @@ end
 -- compiled), and the trace that continues after it cannot read the
 -- varargs of a frame it did not enter.
 local function scoped(self, name, opts, fn, args)
-    if type(name) ~= "string" then
-        error("otel: span name must be a string, got " .. type(name), 2)
-    end
-    local parent, kind, start = nil, 0, 0
-    if opts ~= nil then
-        if type(opts) ~= "table" then
-            error("otel: opts must be a table, got " .. type(opts), 2)
-        end
-        parent = parent_of(opts, 2)
-        kind = kind_of(opts, 2)
-        start = time_arg(opts.start_time, "opts.start_time", 2)
-    end
+    local parent, kind, start = start_args(name, opts)
     local r = rec()
     local fb
     if parent == nil and r.n == 0 then
