@@ -260,4 +260,34 @@ function _M.stop_receivers()
     end
 end
 
+-- The trace aborts in lua-otel's own modules while fn runs hot (JIT
+-- thresholds lowered, traces flushed first), as "file:line: reason".
+function _M.aborts_in_otel(fn)
+    local jutil = require "jit.util"
+    local aborts = {}
+    jit.flush()
+    jit.opt.start("hotloop=2", "hotexit=2")
+    local function on_trace(what, _, func, pc, _, oex)
+        if what == "abort" then
+            local info = jutil.funcinfo(func, pc)
+            local src = info.source or "?"
+            local msg = tostring(oex)
+            -- a short inner loop leaving its root trace is how LuaJIT
+            -- links traces, not a failure to compile
+            if src:find("otel", 1, true)
+               and not msg:find("^leaving loop") then
+                aborts[#aborts + 1] = (info.loc or src) .. ": " .. msg
+            end
+        end
+    end
+    jit.attach(on_trace, "trace")
+    local ok, err = pcall(fn)
+    jit.attach(on_trace)
+    jit.opt.start("hotloop=56", "hotexit=10")
+    if not ok then
+        error(err, 0)
+    end
+    return aborts
+end
+
 return _M

@@ -2,31 +2,8 @@
 -- trace aborts in lua-otel's own modules (as lua-resty-core's tests do).
 local otel = require "otel"
 local util = require "util"
-local jutil = require "jit.util"
 
-local function aborts_in_otel(fn)
-    local aborts = {}
-    jit.flush()
-    jit.opt.start("hotloop=2", "hotexit=2")
-    local function on_trace(what, _, func, pc, _, oex)
-        if what == "abort" then
-            local info = jutil.funcinfo(func, pc)
-            local src = info.source or "?"
-            if src:find("otel", 1, true) then
-                local msg = tostring(oex)
-                if type(oex) == "number" then
-                    msg = jutil.traceinfo and tostring(oex) or msg
-                end
-                aborts[#aborts + 1] = (info.loc or src) .. ": " .. msg
-            end
-        end
-    end
-    jit.attach(on_trace, "trace")
-    fn()
-    jit.attach(on_trace)
-    jit.opt.start("hotloop=56", "hotexit=10")
-    return aborts
-end
+local aborts_in_otel = util.aborts_in_otel
 
 describe("the span hot path", function()
     after_each(util.teardown)

@@ -458,34 +458,9 @@ describe("propagator configuration", function()
 end)
 
 describe("the propagation hot path", function()
-    local jutil = require "jit.util"
-
     after_each(reset_propagators)
 
-    -- Aborted traces in lua-otel's modules while fn runs hot.
-    local function aborts_in_otel(fn)
-        local aborts = {}
-        jit.flush()
-        jit.opt.start("hotloop=2", "hotexit=2")
-        local function on_trace(what, _, func, pc, _, oex)
-            if what == "abort" then
-                local info = jutil.funcinfo(func, pc)
-                local src = info.source or "?"
-                local msg = tostring(oex)
-                -- a short inner loop leaving its root trace is how
-                -- LuaJIT links traces, not a failure to compile
-                if src:find("otel", 1, true)
-                   and not msg:find("^leaving loop") then
-                    aborts[#aborts + 1] = (info.loc or src) .. ": " .. msg
-                end
-            end
-        end
-        jit.attach(on_trace, "trace")
-        fn()
-        jit.attach(on_trace)
-        jit.opt.start("hotloop=56", "hotexit=10")
-        return aborts
-    end
+    local aborts_in_otel = util.aborts_in_otel
 
     it("extract and inject compile", function()
         P.setup_hook({ propagators = { "tracecontext", "baggage", "b3" } })
