@@ -290,4 +290,20 @@ function _M.aborts_in_otel(fn)
     return aborts
 end
 
+-- The accounting identity on a stats delta (DESIGN 5): ended recording
+-- spans = exported + dropped by reason + still queued.
+local REASONS = { "spans_exported", "spans_dropped_queue_full",
+                  "spans_dropped_export_failed", "spans_dropped_rejected",
+                  "spans_dropped_shutdown", "spans_queued" }
+
+function _M.check_identity(d)
+    local sum, parts = 0, {}
+    for _, k in ipairs(REASONS) do
+        sum = sum + d[k]
+        parts[#parts + 1] = k .. "=" .. d[k]
+    end
+    assert(d.spans_ended == sum, "accounting: spans_ended="
+           .. d.spans_ended .. " but " .. table.concat(parts, " "))
+end
+
 return _M

@@ -154,19 +154,7 @@ local function setup(opts)
     otel.setup(o)
 end
 
-local REASONS = { "spans_exported", "spans_dropped_queue_full",
-                  "spans_dropped_export_failed", "spans_dropped_rejected",
-                  "spans_dropped_shutdown", "spans_queued" }
-
-local function check_identity(d)
-    local sum, parts = 0, {}
-    for _, k in ipairs(REASONS) do
-        sum = sum + d[k]
-        parts[#parts + 1] = k .. "=" .. d[k]
-    end
-    assert(d.spans_ended == sum, "accounting: spans_ended="
-           .. d.spans_ended .. " but " .. table.concat(parts, " "))
-end
+local check_identity = util.check_identity
 
 -- force_flush, then the stats delta since snap (identity checked).
 local function flushed(snap, timeout_ms)

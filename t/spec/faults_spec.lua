@@ -114,19 +114,7 @@ local function setup(endpoint, opts)
     })
 end
 
-local REASONS = { "spans_exported", "spans_dropped_queue_full",
-                  "spans_dropped_export_failed", "spans_dropped_rejected",
-                  "spans_dropped_shutdown", "spans_queued" }
-
-local function check_identity(d)
-    local sum, parts = 0, {}
-    for _, k in ipairs(REASONS) do
-        sum = sum + d[k]
-        parts[#parts + 1] = k .. "=" .. d[k]
-    end
-    assert(d.spans_ended == sum, "accounting: spans_ended="
-           .. d.spans_ended .. " but " .. table.concat(parts, " "))
-end
+local check_identity = util.check_identity
 
 local function show(what, d)
     note("%s: ended=%d exported=%d failed=%d rejected=%d queue_full=%d "
