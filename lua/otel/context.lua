@@ -67,6 +67,19 @@ local hooks = { owner = nil, fallback = nil }
 _M.hooks = hooks
 local owners = setmetatable({}, { __mode = "kv" })
 
+-- Pops Lua-side entries above depth.
+local function pop_to(r, depth)
+    local b = r.b
+    for i = r.n, depth + 1, -1 do
+        r[i] = nil
+        if b then
+            b[i] = nil
+        end
+    end
+    r.n = depth
+end
+_M.pop_to = pop_to
+
 local function reset(r, o)
     if r.n > 0 then
         local st = C.otel_stack_new()
@@ -77,16 +90,20 @@ local function reset(r, o)
         r.st = ffi_gc(st, C.otel_stack_free)
         ffi_gc(old, nil)
         C.otel_stack_free(old)      -- abandons what was left (counted)
-        local b = r.b
-        for i = r.n, 1, -1 do
-            r[i] = nil
-            if b then
-                b[i] = nil
-            end
-        end
-        r.n = 0
+        pop_to(r, 0)
     end
     owners[r] = o
+end
+
+-- Empties r when the owner hook names another unit of work.
+local function claim(r)
+    local owner = hooks.owner
+    if owner then
+        local o = owner()
+        if owners[r] ~= o then
+            reset(r, o)
+        end
+    end
 end
 
 local function rec()
@@ -95,13 +112,7 @@ local function rec()
     if not r then
         r = new_rec(co)
     end
-    local owner = hooks.owner
-    if owner then
-        local o = owner()
-        if owners[r] ~= o then
-            reset(r, o)
-        end
-    end
+    claim(r)
     return r
 end
 _M.rec = rec
@@ -116,29 +127,13 @@ local function fallback(r)
 end
 _M.fallback = fallback
 
--- Pops Lua-side entries above depth.
-local function pop_to(r, depth)
-    local b = r.b
-    for i = r.n, depth + 1, -1 do
-        r[i] = nil
-        if b then
-            b[i] = nil
-        end
-    end
-    r.n = depth
-end
-_M.pop_to = pop_to
 
 -- The running coroutine's record, checked against the owner hook, or nil
 -- when it has none yet (reading never creates one).
 local function peek()
     local r = recs[co_running() or MAIN]
-    local owner = hooks.owner
-    if r and owner then
-        local o = owner()
-        if owners[r] ~= o then
-            reset(r, o)
-        end
+    if r then
+        claim(r)
     end
     return r
 end

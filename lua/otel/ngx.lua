@@ -52,7 +52,6 @@
 -- Internal redirects (ngx.exec, error_page, try_files to a named location)
 -- clear ngx.ctx, and the log phase does not run for subrequests: see
 -- finish_request() and capture().
-local ffi = require "ffi"
 local otel = require "otel"
 local base = require "otel.ffi"
 local context = require "otel.context"
@@ -68,14 +67,12 @@ local error = error
 local pcall = pcall
 local unpack = unpack
 local getmetatable = getmetatable
-local setmetatable = setmetatable
 local tostring = tostring
 local tonumber = tonumber
 local str_find = string.find
 local str_sub = string.sub
 local str_upper = string.upper
 local getinfo = debug.getinfo
-local ffi_gc = ffi.gc
 local C = base.C
 local attach = context.attach
 local detach = context.detach
@@ -352,33 +349,10 @@ end
 --
 -- What a handler left in its coroutine's context (an ngx.exit inside a
 -- span never returns to the code that would end it) must not reach the
--- next handler that the coroutine serves.  This works on the records of
--- otel.context (rec: st, the core's stack, n, [1..n] the span objects).
-
--- The request (its ngx.ctx) each record was last cleared for.
-local owner = setmetatable({}, { __mode = "kv" })
-
--- Empties the running coroutine's context the first time this request
--- uses it; returns its record.  Scoped spans still on it are abandoned
--- (counted).
-local function reset(ctx)
-    local r = context.rec()
-    if owner[r] ~= ctx then
-        if r.n > 0 then
-            local st = C.otel_stack_new()
-            if st == nil then
-                error("otel: out of memory", 3)
-            end
-            local old = r.st
-            r.st = ffi_gc(st, C.otel_stack_free)
-            ffi_gc(old, nil)
-            C.otel_stack_free(old)
-            context.pop_to(r, 0)
-        end
-        owner[r] = ctx
-    end
-    return r
-end
+-- next handler that the coroutine serves: the owner hook set above has
+-- otel.context empty a record the first time another request uses it, so
+-- reading the record is the reset.
+local rec = context.rec
 
 -- After an ngx.exit inside phase(fn): ends the spans fn left open (the
 -- request is over) and takes phase's entry off the stack, unless the
@@ -424,7 +398,7 @@ function _M.start_request(opts)
         end
         return sp
     end
-    reset(ctx)
+    rec()
     local route, record_query, extra
     if opts ~= nil then
         if type(opts) ~= "table" then
@@ -517,7 +491,7 @@ function _M.attach()
     local ctx = ngx.ctx
     local c = ctx[K_CTX]
     if c then
-        reset(ctx)
+        rec()
         return attach(c)
     end
     return nil
@@ -534,7 +508,7 @@ local function leave(token, ok, ...)
 end
 
 local function run_in(c, fn, ...)
-    reset(ngx.ctx)
+    rec()
     local token = c ~= ROOT and attach(c) or nil
     return leave(token, pcall(fn, ...))
 end
@@ -563,7 +537,7 @@ function _M.phase(fn, ...)
         unwind(ctx)
         prev = nil
     end
-    local r = reset(ctx)
+    local r = rec()
     local c = ctx[K_CTX]
     if not c then
         return fn(...)
@@ -596,7 +570,7 @@ local function call_timer(_, fn, ...)
 end
 
 local function run_timer(premature, from, fn, ...)
-    reset(ngx.ctx)
+    rec()
     local sp = from.span
     local linked = sp and otel.span.is_valid(sp)
     -- the scheduler's baggage, without its span
