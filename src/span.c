@@ -105,12 +105,18 @@ static otel__span *span_alloc(void)
     return s;
 }
 
-void otel__span_release(otel__span *s)
+/* Frees what a record holds beyond itself, before it goes back. */
+static void scrub(otel__span *s)
 {
     if (s->arena.chunks) {
         otel__arena_reset(&s->arena);
     }
     s->state = OTEL__SPAN_FREE;
+}
+
+void otel__span_release(otel__span *s)
+{
+    scrub(s);
     if (cache_n < CACHE_MAX) {
         s->next = cache;
         cache = s;
@@ -130,10 +136,7 @@ void otel__span_release_many(otel__span *const *spans, size_t n)
 
     for (i = 0; i < n; i++) {
         s = spans[i];
-        if (s->arena.chunks) {
-            otel__arena_reset(&s->arena);
-        }
-        s->state = OTEL__SPAN_FREE;
+        scrub(s);
         s->next = head;
         head = s;
         if (!tail) {
