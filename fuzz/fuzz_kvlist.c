@@ -14,14 +14,17 @@
  * With the list (NUL bytes removed) in OTEL_RESOURCE_ATTRIBUTES and
  * OTEL_EXPORTER_OTLP_HEADERS: the provider's resource is the reference
  * pairs with keys and values repaired to UTF-8, one entry per repaired
- * key (a later value replaces an earlier one in place), then service.name
- * (unknown_service when absent) and telemetry.sdk.*; every string valid
+ * key (a later value replaces an earlier one in place), or none at all
+ * when the list skipped a member, then service.name
+ * (unknown_service:<executable> when absent) and telemetry.sdk.*; every
+ * string valid
  * UTF-8.  The config's headers are the pairs otel_config_add_header()
  * accepts (a name without ':', CR, LF or NUL, a value without CR, LF or
  * NUL), one per case-insensitive name, the last value winning; no stored
  * name or value holds CR or LF, no name ':'.
  */
 #include <strings.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "fuzz.h"
@@ -178,6 +181,22 @@ static void res_set(kv_list *res, const char *k, size_t kl, const char *v,
     kv_push(res, k, kl, v, vl);
 }
 
+/* The specification's default: unknown_service:<executable>. */
+static void unknown_service(kv_list *res)
+{
+    char path[4096], name[300];
+    const char *base;
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+    FZ_CHECK(n > 0, "readlink /proc/self/exe");
+    path[n] = '\0';
+    base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(name, sizeof(name), "unknown_service:%s", base);
+    res_set(res, "service.name", 12, fz_dup(&kv_arena, name, strlen(name)),
+            strlen(name));
+}
+
 static void check_resource(const kv_list *ref)
 {
     kv_list res = { 0 };
@@ -200,7 +219,7 @@ static void check_resource(const kv_list *ref)
         }
     }
     if (i == res.n) {
-        res_set(&res, "service.name", 12, "unknown_service", 15);
+        unknown_service(&res);
     }
     res_set(&res, "telemetry.sdk.name", 18, "lua-otel", 8);
     res_set(&res, "telemetry.sdk.language", 22, "lua", 3);
@@ -327,10 +346,12 @@ static void kvlist_run(const uint8_t *data, size_t size)
     }
     env[n] = '\0';
     ref.n = 0;
-    kv_reference(env, n, &ref);
+    rskipped = kv_reference(env, n, &ref);
     setenv("OTEL_RESOURCE_ATTRIBUTES", env, 1);
     setenv("OTEL_EXPORTER_OTLP_HEADERS", env, 1);
-    check_resource(&ref);
+    /* a resource list with an error is discarded whole */
+    got.n = 0;
+    check_resource(rskipped ? &got : &ref);
     check_headers(&ref);
     unsetenv("OTEL_RESOURCE_ATTRIBUTES");
     unsetenv("OTEL_EXPORTER_OTLP_HEADERS");

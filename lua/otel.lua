@@ -8,6 +8,7 @@ local sampler = require "otel.sampler"
 local memory = require "otel.memory"
 local propagation = require "otel.propagation"
 local baggage = require "otel.baggage"
+local warn = require "otel.warn"
 
 local C = base.C
 local state = base.state
@@ -39,9 +40,11 @@ local CFG = {
     processor = 7, exporter = 8, max_queue_size = 9,
     max_export_batch_size = 10, schedule_delay_ms = 11,
     export_timeout_ms = 12, timeout_ms = 13, compression = 14,
-    console_format = 15, console_fd = 16,
+    console_format = 15, console_fd = 16, sdk_disabled = 17,
     service_name = 32, endpoint = 33,
 }
+
+local i64 = ffi_new("int64_t[1]")
 
 local EXPORTERS = { none = 0, console = 1, memory = 2, otlp = 3 }
 local PROCESSORS = { simple = 0, batch = 1 }
@@ -228,7 +231,7 @@ end
 -- otel.setup(opts): once per process (per nginx worker); again only after
 -- otel.shutdown().
 function _M.setup(opts)
-    if state.provider then
+    if state.provider or state.disabled then
         error("otel.setup: already set up (call otel.shutdown() first)", 2)
     end
     if opts == nil then
@@ -261,10 +264,21 @@ function _M.setup(opts)
     local ok, err = pcall(configure, cfg, opts)
     if not ok then
         C.otel_config_free(cfg)
+        warn.flush()
         error(err, 2)
+    end
+    C.otel_config_get_int(cfg, CFG.sdk_disabled, i64)
+    if i64[0] ~= 0 then
+        -- OTEL_SDK_DISABLED=true: the API's no-op behaviour, no provider
+        C.otel_config_free(cfg)
+        warn.flush()
+        state.disabled = true
+        state.epoch = state.epoch + 1
+        return true
     end
     local status = ffi_new("int[1]")
     local p = C.otel_provider_new(cfg, status)
+    warn.flush()
     if p == nil then
         error("otel.setup: " .. base.strerror(status[0]), 2)
     end
@@ -312,8 +326,11 @@ local function timeout_arg(ms, fn)
     if ms == nil then
         return 30000
     end
-    if type(ms) ~= "number" or ms < 0 then
+    if type(ms) ~= "number" or ms ~= ms or ms < 0 then
         error("otel." .. fn .. ": timeout_ms must be a number >= 0", 3)
+    end
+    if ms > 0x7fffffff then
+        return -1       -- longer than the core's int: no limit
     end
     return ms
 end
@@ -323,6 +340,9 @@ function _M.force_flush(timeout_ms)
     local ms = timeout_arg(timeout_ms, "force_flush")
     local p = state.provider
     if not p then
+        if state.disabled then
+            return true
+        end
         return nil, "not set up"
     end
     local rc = C.otel_provider_force_flush(p, ms)
@@ -338,6 +358,11 @@ function _M.shutdown(timeout_ms)
     local ms = timeout_arg(timeout_ms, "shutdown")
     local p = state.provider
     if not p then
+        if state.disabled then
+            state.disabled = false
+            state.epoch = state.epoch + 1
+            return true
+        end
         return nil, "not set up"
     end
     state.provider = nil
@@ -365,6 +390,9 @@ end
 function _M.info()
     local p = state.provider
     if not p then
+        if state.disabled then
+            return { disabled = true }
+        end
         return nil
     end
     return {

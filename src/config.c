@@ -5,9 +5,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -16,14 +18,6 @@ static const char *env(const char *name)
     const char *v = getenv(name);
 
     return (v && *v) ? v : NULL;
-}
-
-/* First of the names that is set. */
-static const char *env2(const char *a, const char *b)
-{
-    const char *v = env(a);
-
-    return v ? v : env(b);
 }
 
 static bool parse_i64(const char *s, int64_t *out)
@@ -52,23 +46,56 @@ static bool parse_i64(const char *s, int64_t *out)
     return true;
 }
 
-/* A non-negative integer from the environment, else keep *out. */
-static void env_count(const char *v, int64_t *out)
+/* An integer >= min from the variable name, else *out is kept (with a
+ * warning when the variable is set). */
+static void env_int(const char *name, int64_t min, int64_t *out)
 {
+    const char *v = env(name);
+    char kept[32];
     int64_t n;
 
-    if (parse_i64(v, &n) && n >= 0) {
-        *out = n;
+    if (!v) {
+        return;
     }
+    if (parse_i64(v, &n) && n >= min) {
+        *out = n;
+        return;
+    }
+    snprintf(kept, sizeof(kept), "%lld", (long long)*out);
+    otel__warn_config(name, v, kept);
 }
 
-static void env_positive(const char *v, int64_t *out)
+/* A non-negative integer from the environment, else keep *out. */
+static void env_count(const char *name, int64_t *out)
 {
-    int64_t n;
+    env_int(name, 0, out);
+}
 
-    if (parse_i64(v, &n) && n > 0) {
-        *out = n;
+static void env_positive(const char *name, int64_t *out)
+{
+    env_int(name, 1, out);
+}
+
+/* The first of the two names that is set (else the first). */
+static const char *env_name2(const char *a, const char *b)
+{
+    return env(a) || !env(b) ? a : b;
+}
+
+/* A boolean variable: "true" or "false" in any case; else false, with a
+ * warning, as the specification asks. */
+static bool env_bool(const char *name)
+{
+    const char *v = env(name);
+
+    if (!v || strcasecmp(v, "false") == 0) {
+        return false;
     }
+    if (strcasecmp(v, "true") == 0) {
+        return true;
+    }
+    otel__warn_config(name, v, "false");
+    return false;
 }
 
 static char *dupn(const char *s, size_t n)
@@ -184,6 +211,8 @@ static otel_sampler *sampler_from_env(void)
         double r = strtod(arg, &end);
         if (end != arg && *end == '\0' && r >= 0 && r <= 1) {
             ratio = r;
+        } else {
+            otel__warn_config("OTEL_TRACES_SAMPLER_ARG", arg, "1.0");
         }
     }
     if (!name || strcasecmp(name, "parentbased_always_on") == 0) {
@@ -208,6 +237,7 @@ static otel_sampler *sampler_from_env(void)
                                          NULL, NULL, NULL, NULL);
     }
     /* Unknown: the specification's default. */
+    otel__warn_config("OTEL_TRACES_SAMPLER", name, "parentbased_always_on");
     return otel_sampler_parent_based(otel_sampler_always_on(),
                                      NULL, NULL, NULL, NULL);
 }
@@ -222,6 +252,10 @@ static int64_t exporter_from_env(void)
     }
     /* A list names several exporters; the first one is used. */
     n = strcspn(v, ",");
+    if (v[n]) {
+        otel__warn("OTEL_TRACES_EXPORTER=%s names several exporters, "
+                   "using the first one only", v);
+    }
     while (n && isspace((unsigned char)v[n - 1])) {
         n--;
     }
@@ -237,6 +271,9 @@ static int64_t exporter_from_env(void)
     }
     if (n == 6 && strncasecmp(v, "memory", 6) == 0) {
         return OTEL_EXPORTER_MEMORY;
+    }
+    if (!(n == 4 && strncasecmp(v, "otlp", 4) == 0)) {
+        otel__warn_config("OTEL_TRACES_EXPORTER", v, "otlp");
     }
     return OTEL_EXPORTER_OTLP;
 }
@@ -268,19 +305,26 @@ static void add_header_cb(void *ud, const char *k, size_t kl, const char *v,
     otel_config_add_header(ud, k, kl, v, vl);
 }
 
-static void env_headers(otel_config *cfg, const char *v)
+static void env_headers(otel_config *cfg, const char *name)
 {
+    const char *v = env(name);
+
     if (v && otel__parse_kv_list(v, strlen(v), add_header_cb, cfg) > 0) {
         otel__stat_add(OTEL_STAT_VALUES_REJECTED, 1);
+        otel__warn_config(name, v, "the well-formed headers only");
     }
 }
 
-static void env_compression(const char *v, int64_t *out)
+static void env_compression(const char *name, int64_t *out)
 {
+    const char *v = env(name);
+
     if (v && strcasecmp(v, "gzip") == 0) {
         *out = 1;
     } else if (v && strcasecmp(v, "none") == 0) {
         *out = 0;
+    } else if (v) {
+        otel__warn_config(name, v, *out ? "gzip" : "none");
     }
 }
 
@@ -308,35 +352,34 @@ OTEL_API otel_config *otel_config_new(void)
 
     /* The general attribute limits are the fallback of the span's,
      * event's and link's own. */
-    env_count(env("OTEL_ATTRIBUTE_COUNT_LIMIT"), &c->limits.attr_count);
+    env_count("OTEL_ATTRIBUTE_COUNT_LIMIT", &c->limits.attr_count);
     c->limits.event_attr_count = c->limits.attr_count;
     c->limits.link_attr_count = c->limits.attr_count;
-    env_count(env("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+    env_count("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
               &c->limits.attr_value_length);
-    env_count(env("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"), &c->limits.attr_count);
-    env_count(env("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+    env_count("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", &c->limits.attr_count);
+    env_count("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
               &c->limits.attr_value_length);
-    env_count(env("OTEL_SPAN_EVENT_COUNT_LIMIT"), &c->limits.event_count);
-    env_count(env("OTEL_SPAN_LINK_COUNT_LIMIT"), &c->limits.link_count);
-    env_count(env("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"),
+    env_count("OTEL_SPAN_EVENT_COUNT_LIMIT", &c->limits.event_count);
+    env_count("OTEL_SPAN_LINK_COUNT_LIMIT", &c->limits.link_count);
+    env_count("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",
               &c->limits.event_attr_count);
-    env_count(env("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"),
-              &c->limits.link_attr_count);
+    env_count("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", &c->limits.link_attr_count);
 
-    env_positive(env("OTEL_BSP_MAX_QUEUE_SIZE"), &c->bsp_max_queue);
-    env_positive(env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), &c->bsp_max_batch);
-    env_count(env("OTEL_BSP_SCHEDULE_DELAY"), &c->bsp_delay_ms);
-    env_count(env("OTEL_BSP_EXPORT_TIMEOUT"), &c->bsp_export_timeout_ms);
+    env_positive("OTEL_BSP_MAX_QUEUE_SIZE", &c->bsp_max_queue);
+    env_positive("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &c->bsp_max_batch);
+    env_count("OTEL_BSP_SCHEDULE_DELAY", &c->bsp_delay_ms);
+    env_count("OTEL_BSP_EXPORT_TIMEOUT", &c->bsp_export_timeout_ms);
 
+    c->disabled = env_bool("OTEL_SDK_DISABLED");
     c->exporter = exporter_from_env();
-    env_positive(env2("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-                      "OTEL_EXPORTER_OTLP_TIMEOUT"), &c->otlp_timeout_ms);
-    env_compression(env("OTEL_EXPORTER_OTLP_COMPRESSION"),
+    env_count(env_name2("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                        "OTEL_EXPORTER_OTLP_TIMEOUT"), &c->otlp_timeout_ms);
+    env_compression("OTEL_EXPORTER_OTLP_COMPRESSION", &c->otlp_compression);
+    env_compression("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
                     &c->otlp_compression);
-    env_compression(env("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"),
-                    &c->otlp_compression);
-    env_headers(c, env("OTEL_EXPORTER_OTLP_HEADERS"));
-    env_headers(c, env("OTEL_EXPORTER_OTLP_TRACES_HEADERS"));
+    env_headers(c, "OTEL_EXPORTER_OTLP_HEADERS");
+    env_headers(c, "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
     if ((v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))) {
         c->otlp_endpoint = dupn(v, strlen(v));
     } else if ((v = env("OTEL_EXPORTER_OTLP_ENDPOINT"))) {
@@ -392,6 +435,7 @@ static int64_t *int_field(otel_config *c, int key)
     case OTEL_CFG_OTLP_COMPRESSION:   return &c->otlp_compression;
     case OTEL_CFG_CONSOLE_FORMAT:     return &c->console_format;
     case OTEL_CFG_CONSOLE_FD:         return &c->console_fd;
+    case OTEL_CFG_SDK_DISABLED:       return &c->disabled;
     default:                          return NULL;
     }
 }
@@ -421,7 +465,6 @@ OTEL_API int otel_config_set_int(otel_config *c, int key, int64_t v)
         break;
     case OTEL_CFG_BSP_MAX_QUEUE:
     case OTEL_CFG_BSP_MAX_BATCH:
-    case OTEL_CFG_OTLP_TIMEOUT_MS:
         min = 1;
         break;
     default:
@@ -433,7 +476,8 @@ OTEL_API int otel_config_set_int(otel_config *c, int key, int64_t v)
     if (v < min || (key == OTEL_CFG_PROCESSOR && v > 1)
         || (key == OTEL_CFG_EXPORTER && v > OTEL_EXPORTER_OTLP)
         || (key == OTEL_CFG_OTLP_COMPRESSION && v > 1)
-        || (key == OTEL_CFG_CONSOLE_FORMAT && v > 2)) {
+        || (key == OTEL_CFG_CONSOLE_FORMAT && v > 2)
+        || (key == OTEL_CFG_SDK_DISABLED && v > 1)) {
         return OTEL_EINVAL;
     }
     *f = v;
@@ -597,6 +641,36 @@ static void res_str(res_ctx *r, const char *k, const char *v, size_t vl)
     otel__attrs_set(r->out, r->arena, -1, -1, k, strlen(k), &val, NULL);
 }
 
+static void res_check_cb(void *ud, const char *k, size_t kl, const char *v,
+                         size_t vl)
+{
+    OTEL__UNUSED(ud);
+    OTEL__UNUSED(k);
+    OTEL__UNUSED(kl);
+    OTEL__UNUSED(v);
+    OTEL__UNUSED(vl);
+}
+
+/* service.name when nobody set it: unknown_service:<executable>, as the
+ * specification suggests (unknown_service:nginx under nginx). */
+static void unknown_service(res_ctx *r)
+{
+    char path[4096], name[300];
+    const char *base;
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+    if (n <= 0) {
+        res_str(r, "service.name", "unknown_service", 15);
+        return;
+    }
+    path[n] = '\0';
+    base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    n = snprintf(name, sizeof(name), "unknown_service:%s", base);
+    res_str(r, "service.name", name,
+            (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1);
+}
+
 int otel__resource_build(const otel_config *cfg, otel__attrs *out,
                          otel__arena *arena)
 {
@@ -606,8 +680,13 @@ int otel__resource_build(const otel_config *cfg, otel__attrs *out,
     uint32_t i;
 
     memset(out, 0, sizeof(*out));
-    if (v && otel__parse_kv_list(v, strlen(v), res_env_cb, &r) > 0) {
+    /* A list with an error is discarded whole, as the specification
+     * says: a half-applied resource would mislabel every span. */
+    if (v && otel__parse_kv_list(v, strlen(v), res_check_cb, NULL) > 0) {
         otel__stat_add(OTEL_STAT_VALUES_REJECTED, 1);
+        otel__warn_config("OTEL_RESOURCE_ATTRIBUTES", v, "none of it");
+    } else if (v) {
+        otel__parse_kv_list(v, strlen(v), res_env_cb, &r);
     }
     if ((v = env("OTEL_SERVICE_NAME"))) {
         res_str(&r, "service.name", v, strlen(v));
@@ -621,7 +700,7 @@ int otel__resource_build(const otel_config *cfg, otel__attrs *out,
         res_str(&r, "service.name", cfg->service_name,
                 strlen(cfg->service_name));
     } else if (!otel__attrs_find(out, "service.name", 12)) {
-        res_str(&r, "service.name", "unknown_service", 15);
+        unknown_service(&r);
     }
     res_str(&r, "telemetry.sdk.name", "lua-otel", 8);
     res_str(&r, "telemetry.sdk.language", "lua", 3);

@@ -42,7 +42,7 @@ typedef struct {
     char           *url;
     struct curl_slist *headers;
     bool            gzip;
-    int64_t         timeout_ms, export_timeout_ms;
+    int64_t         export_timeout_ms;     /* 0: no limit */
 
     /* Handles are made by the first export in a process: a child that
      * forked after setup must not share the parent's connection. */
@@ -406,7 +406,10 @@ static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
     if (curl_init_rc != CURLE_OK) {
         return OTEL_EEXPORT;
     }
-    deadline = mono_ms() + x->export_timeout_ms;
+    now = mono_ms();
+    deadline = x->export_timeout_ms > 0
+               && x->export_timeout_ms < INT64_MAX - now
+               ? now + x->export_timeout_ms : INT64_MAX;
     rc = open_handles(x);
     if (rc) {
         return rc;
@@ -425,7 +428,7 @@ static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
         if (left <= 0) {
             return OTEL_ETIMEDOUT;
         }
-        t = x->timeout_ms > 0 && x->timeout_ms < left ? x->timeout_ms : left;
+        t = deadline == INT64_MAX ? 0 : left;   /* curl: 0 is no limit */
         switch (request(x, body, len, t, &rejected)) {
         case SENT:
             return rejected > (int64_t)n ? (int)n : (int)rejected;
@@ -599,11 +602,15 @@ otel__exporter *otel__exporter_otlp_new(const otel_config *cfg,
     x->base.destroy = otlp_destroy;
     x->provider = p;
     x->gzip = cfg->otlp_compression == 1;
-    x->timeout_ms = cfg->otlp_timeout_ms;
-    x->export_timeout_ms = cfg->bsp_export_timeout_ms > 0
-                           ? cfg->bsp_export_timeout_ms
-                           : (cfg->otlp_timeout_ms > 0 ? cfg->otlp_timeout_ms
-                                                       : 30000);
+    /* The OTLP timeout bounds one export as a whole, retries included,
+     * and so does the processor's export timeout: the smaller wins, and 0
+     * is no limit. */
+    x->export_timeout_ms = cfg->otlp_timeout_ms;
+    if (cfg->bsp_export_timeout_ms > 0
+        && (x->export_timeout_ms == 0
+            || cfg->bsp_export_timeout_ms < x->export_timeout_ms)) {
+        x->export_timeout_ms = cfg->bsp_export_timeout_ms;
+    }
     x->rng = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ULL
              ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)x;
     if (!x->rng) {

@@ -225,9 +225,10 @@ struct otel__processor {
 };
 
 /* Exports and settles the accounting of a batch: exported, rejected or
- * failed counters; releases the records unless the exporter keeps them. */
-void otel__export_batch(otel__exporter *e, otel__span *const *spans,
-                        size_t n);
+ * failed counters; releases the records unless the exporter keeps them.
+ * Returns how many of the spans were not exported. */
+size_t otel__export_batch(otel__exporter *e, otel__span *const *spans,
+                          size_t n);
 
 otel__processor *otel__processor_simple_new(otel__exporter *e);
 otel__processor *otel__processor_batch_new(otel__exporter *e,
@@ -252,6 +253,7 @@ struct otel_config {
                   bsp_export_timeout_ms;
     int64_t       otlp_timeout_ms, otlp_compression;
     int64_t       console_format, console_fd;
+    int64_t       disabled;          /* OTEL_SDK_DISABLED: the no-op SDK */
     char         *service_name;      /* explicit option, else NULL */
     char         *otlp_endpoint;     /* resolved URL */
     otel__header *headers;
@@ -272,6 +274,15 @@ int otel__parse_kv_list(const char *s, size_t len,
                         void (*fn)(void *ud, const char *k, size_t kl,
                                    const char *v, size_t vl),
                         void *ud);
+
+/* ---- warnings (warn.c) --------------------------------------------------
+ * The one way for the core to tell the user that it did not take a
+ * setting as given: queued once per process (the same text is not
+ * repeated), printed by the binding.  otel__warn_config() says
+ * "<what>=<value> is not valid, using <instead> instead". */
+void otel__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void otel__warn_config(const char *what, const char *value,
+                       const char *instead);
 
 /* ---- provider -------------------------------------------------------------*/
 struct otel__scope {

@@ -113,6 +113,7 @@ OTEL_API const char *otel_strerror(int status);
 #define OTEL_CFG_OTLP_COMPRESSION    14  /* 0 none, 1 gzip */
 #define OTEL_CFG_CONSOLE_FORMAT      15  /* 0 json, 1 tree, 2 both */
 #define OTEL_CFG_CONSOLE_FD          16
+#define OTEL_CFG_SDK_DISABLED        17  /* 1: bindings give the no-op API */
 /* string options */
 #define OTEL_CFG_SERVICE_NAME        32
 #define OTEL_CFG_OTLP_ENDPOINT       33  /* full URL, used as is */
@@ -378,6 +379,16 @@ OTEL_API void        otel_stats_add(int i, uint64_t n);
 OTEL_API size_t otel_utf8_sanitize(const char *in, size_t len,
                                    int64_t max_chars, char *out, size_t cap,
                                    int *flags);
+
+/* ---- warnings (warn.c) -------------------------------------------------
+ * Configuration the core could not take as given is reported once per
+ * process as a message in a queue the binding prints.  otel_warning_next()
+ * takes the oldest message off the queue into buf (NUL-terminated, cut to
+ * cap) and returns its full length, 0 when the queue is empty.
+ * otel_warning_push() queues a message of the binding's own, once.
+ */
+OTEL_API size_t otel_warning_next(char *buf, size_t cap);
+OTEL_API void   otel_warning_push(const char *msg, size_t len);
 
 /* ---- memory exporter (exporter_memory.c) -------------------------------
  * Finished spans kept by exporter "memory", read through views whose

@@ -42,6 +42,7 @@ struct batch_processor {
     uint64_t         enqueued;      /* spans ever queued */
     uint64_t         settled;       /* spans taken and exported (tried) */
     uint64_t         flush_to;      /* export at once while taken < this */
+    uint64_t         lost;          /* spans settled but not exported */
 
     /* Records a child inherited from its parent's queue: the parent
      * exports them, the child drops them (once it runs threads again). */
@@ -76,6 +77,17 @@ static int64_t mono_ms(void)
 static int64_t deadline_of(int timeout_ms)
 {
     return timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+}
+
+/* When the worker exports next on its own: delay_ms from now, saturated.
+ * A delay of 0 means "as soon as something is queued": no timer, on_end()
+ * wakes the worker instead. */
+static int64_t next_export(const batch_processor *p, int64_t now)
+{
+    if (p->delay_ms == 0 || p->delay_ms >= INT64_MAX - now) {
+        return INT64_MAX;
+    }
+    return now + p->delay_ms;
 }
 
 /* Waits on cond until the monotonic deadline; false once it passed. */
@@ -184,7 +196,7 @@ static void on_fork_child(void)
             p->orphans = list;
             p->n_orphans += n;
         }
-        p->enqueued = p->settled = p->flush_to = 0;
+        p->enqueued = p->settled = p->flush_to = p->lost = 0;
         p->started = p->exited = p->idle = p->kicked = false;
         p->joined = true;
         /* No thread waits on these in the child, whatever they say. */
@@ -240,7 +252,7 @@ static void *worker_main(void *arg)
 {
     batch_processor *p = arg;
     otel__span *orphans;
-    size_t k, n_orphans;
+    size_t k, n_orphans, lost;
     int64_t next, now;
 
     pthread_mutex_lock(&p->lock);
@@ -254,14 +266,14 @@ static void *worker_main(void *arg)
         drop_list(orphans, n_orphans);
         pthread_mutex_lock(&p->lock);
     }
-    next = mono_ms() + p->delay_ms;
+    next = next_export(p, mono_ms());
     for (;;) {
         for (;;) {
             if (p->abort) {
                 goto out;
             }
             if (p->count >= p->max_batch
-                || (p->count && (p->stop
+                || (p->count && (p->stop || p->delay_ms == 0
                                  || p->enqueued - p->count < p->flush_to))) {
                 break;
             }
@@ -273,7 +285,7 @@ static void *worker_main(void *arg)
                 if (p->count) {
                     break;
                 }
-                next = now + p->delay_ms;
+                next = next_export(p, now);
             }
             p->idle = true;
             p->kicked = false;
@@ -283,12 +295,13 @@ static void *worker_main(void *arg)
         k = take_batch(p);
         pthread_mutex_unlock(&p->lock);
 
-        otel__export_batch(p->exporter, p->batch, k);
+        lost = otel__export_batch(p->exporter, p->batch, k);
 
         pthread_mutex_lock(&p->lock);
         p->settled += k;
+        p->lost += lost;
         pthread_cond_broadcast(&p->done);
-        next = mono_ms() + p->delay_ms;
+        next = next_export(p, mono_ms());
     }
 out:
     p->exited = true;
@@ -350,7 +363,8 @@ static void batch_on_end(otel__processor *proc, otel__span *s)
         otel__stat_add(OTEL_STAT_SPANS_QUEUED, 1);
         if (OTEL__UNLIKELY(!p->started)) {
             ensure_worker(p);
-        } else if (p->count >= p->max_batch && p->idle && !p->kicked) {
+        } else if ((p->count >= p->max_batch || p->delay_ms == 0)
+                   && p->idle && !p->kicked) {
             p->kicked = true;
             pthread_cond_signal(&p->work);
         }
@@ -362,16 +376,19 @@ static void batch_on_end(otel__processor *proc, otel__span *s)
     }
 }
 
-/* Exports every span queued at the time of the call (< 0: no timeout). */
+/* Exports every span queued at the time of the call (< 0: no timeout).
+ * OTEL_OK only when every export it waited for delivered all its spans;
+ * a batch that failed or was partly rejected is OTEL_EEXPORT. */
 static int batch_force_flush(otel__processor *proc, int timeout_ms)
 {
     batch_processor *p = (batch_processor *)proc;
     int64_t deadline = deadline_of(timeout_ms);
-    uint64_t target;
+    uint64_t target, lost;
     int rc = OTEL_OK;
 
     pthread_mutex_lock(&p->lock);
     target = p->enqueued;
+    lost = p->lost;
     if (p->settled < target) {
         if (!ensure_worker(p)) {
             rc = OTEL_ESTATE;
@@ -386,6 +403,8 @@ static int batch_force_flush(otel__processor *proc, int timeout_ms)
         }
         if (p->settled < target) {
             rc = OTEL_ETIMEDOUT;
+        } else if (p->lost != lost) {
+            rc = OTEL_EEXPORT;
         }
     }
 out:

@@ -7,13 +7,14 @@
 
 #include "internal.h"
 
-void otel__export_batch(otel__exporter *e, otel__span *const *spans,
-                        size_t n)
+size_t otel__export_batch(otel__exporter *e, otel__span *const *spans,
+                          size_t n)
 {
+    size_t lost;
     int r;
 
     if (n == 0) {
-        return;
+        return 0;
     }
     r = e->export_spans(e, spans, n);
     if (r == OTEL_ESTATE) {
@@ -29,14 +30,16 @@ void otel__export_batch(otel__exporter *e, otel__span *const *spans,
         otel__stat_add(OTEL_STAT_SPANS_EXPORTED, n - (size_t)r);
         otel__stat_add(OTEL_STAT_SPANS_DROPPED_REJECTED, (size_t)r);
     }
+    lost = r < 0 ? n : (size_t)r;
     if (r >= 0 && e->keeps_spans) {
-        return;
+        return lost;
     }
     if (n == 1) {
         otel__span_release(spans[0]);    /* the caller's own cache */
     } else {
         otel__span_release_many(spans, n);
     }
+    return lost;
 }
 
 typedef struct {

@@ -4,6 +4,7 @@
  * every live span one more, so a span that ends after otel.shutdown() can
  * still read its limits and count itself as dropped.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,11 +218,15 @@ OTEL_API int otel_provider_shutdown(otel_provider *p, int timeout_ms)
 
 OTEL_API void otel_provider_free(otel_provider *p)
 {
+    int64_t t;
+
     if (!p) {
         return;
     }
     if (!atomic_load(&p->shut_down)) {
-        otel_provider_shutdown(p, (int)p->cfg->bsp_export_timeout_ms);
+        /* the export timeout, 0 meaning none */
+        t = p->cfg->bsp_export_timeout_ms;
+        otel_provider_shutdown(p, t > 0 && t <= INT_MAX ? (int)t : -1);
     }
     otel__provider_unref(p);
 }

@@ -306,4 +306,33 @@ function _M.check_identity(d)
            .. d.spans_ended .. " but " .. table.concat(parts, " "))
 end
 
+-- ---- a Lua child process ------------------------------------------------
+
+-- util.run_lua(code[, env[, max_s]]) runs code in a fresh LuaJIT with
+-- lua-otel loaded and the variables of env (name = value) set, killed
+-- after max_s seconds (default 60).  Returns its stdout and stderr
+-- together and whether it exited 0.  Code that may hang the process it
+-- runs in (or that needs the environment at load time) goes here, so that
+-- a regression fails instead of stopping the suite.
+function _M.run_lua(code, env, max_s)
+    local build = os.getenv("OTEL_BUILD") or "build"
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("package.path = 'lua/?.lua;lua/?/init.lua;t/?.lua;' "
+            .. ".. package.path\n",
+            "package.cpath = ", string.format("%q", build .. "/?.so;"),
+            " .. package.cpath\n", code)
+    f:close()
+    local vars = {}
+    for k, v in pairs(env or {}) do
+        vars[#vars + 1] = k .. "=" .. _M.quote(v)
+    end
+    local out = _M.read_cmd("env " .. table.concat(vars, " ") .. " timeout "
+                            .. (max_s or 60) .. " luajit " .. path
+                            .. " 2>&1; echo \"exit=$?\"")
+    os.remove(path)
+    local rc = out:match("exit=(%d+)%s*$")
+    return out:gsub("exit=%d+%s*$", ""), rc == "0"
+end
+
 return _M

@@ -52,6 +52,9 @@ otel_sampler *otel_sampler_parent_based(otel_sampler *root,
 size_t otel_sampler_describe(const otel_sampler *s, char *buf, size_t cap);
 void otel_sampler_free(otel_sampler *s);
 
+size_t otel_warning_next(char *buf, size_t cap);
+void   otel_warning_push(const char *msg, size_t len);
+
 otel_provider *otel_provider_new(otel_config *cfg, int *status);
 otel_tracer *otel_provider_tracer(otel_provider *p, const char *name,
         size_t nl, const char *version, size_t vl);

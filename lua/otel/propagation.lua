@@ -11,6 +11,7 @@ local base = require "otel.ffi"
 local span = require "otel.span"
 local context = require "otel.context"
 local baggage = require "otel.baggage"
+local warn = require "otel.warn"
 
 local C = base.C
 local ffi_new = ffi.new
@@ -96,8 +97,8 @@ local function set_order(o)
     end
 end
 
--- list: array of names; from_env: unknown names are ignored (the spec's
--- rule for OTEL_PROPAGATORS), else they are an error.
+-- list: array of names; from_env: unknown names are ignored with a
+-- warning (the spec's rule for OTEL_PROPAGATORS), else they are an error.
 local function configure(list, from_env, level)
     local o, seen = {}, {}
     for i = 1, #list do
@@ -115,6 +116,9 @@ local function configure(list, from_env, level)
             error("otel.setup: unknown propagator '" .. name .. "' "
                   .. "(tracecontext, baggage, b3, b3multi or none)",
                   level + 1)
+        elseif name ~= "none" then
+            warn.once("OTEL_PROPAGATORS names an unknown propagator '"
+                      .. name .. "': it is left out")
         end
     end
     set_order(o)
