@@ -420,7 +420,7 @@ static void op_link(at_state *st, m_span *s)
     otel_span_handle ctx, *cp = &ctx;
     fz_str ts;
     m_link *nl;
-    int rc, want;
+    int rc, want, n_attrs;
     bool live;
 
     switch (mode % 4) {
@@ -438,12 +438,13 @@ static void op_link(at_state *st, m_span *s)
         break;
     }
     ts = fz_string(&st->in);
-    rc = otel_span_add_link(&s->h, cp, ts.s, ts.n);
+    n_attrs = (mode >> 4) & 1;
+    rc = otel_span_add_link(&s->h, cp, ts.s, ts.n, n_attrs);
 
     want = at_pre(st, s, &live);
     if (want == OTEL_OK && !live) {
         want = OTEL_ELIMIT;
-    } else if (live && (!cp || !ids_valid(cp))) {
+    } else if (live && (!cp || (!ids_valid(cp) && !ts.n && !n_attrs))) {
         at_stat(st, OTEL_STAT_VALUES_REJECTED);
         want = OTEL_EINVAL;
     } else if (live && (int64_t)s->n_ln >= st->lim.link_count) {
@@ -596,7 +597,10 @@ static void op_start(at_state *st, m_span *s)
     FZ_CHECK(ids_valid(&out), "started span has invalid ids");
     /* The default sampler: parent-based, always on for roots. */
     sampled = has_parent ? (pp->trace_flags & 1) : true;
-    FZ_CHECK(out.trace_flags == sampled && out.recording == sampled
+    /* the parent's other flag bits travel on; a root sets random (2) */
+    FZ_CHECK(out.trace_flags == (((has_parent ? pp->trace_flags : 2) & ~1)
+                                 | sampled)
+             && out.recording == sampled
              && !out.rec == !sampled, "sampled %d: flags %d recording %d",
              sampled, out.trace_flags, out.recording);
     if (!sampled) {
@@ -752,7 +756,8 @@ static void check_span(at_state *st, size_t i, const m_span *m)
              v.status_code, m->status);
     FZ_CHECK(memcmp(v.trace_id, m->h.trace_id, 16) == 0
              && memcmp(v.span_id, m->h.span_id, 8) == 0, "ids");
-    FZ_CHECK(v.trace_flags == 1, "trace flags %d", v.trace_flags);
+    FZ_CHECK(v.trace_flags == m->h.trace_flags && (v.trace_flags & 1),
+             "trace flags %d", v.trace_flags);
     FZ_CHECK(v.has_parent == m->has_parent, "has_parent");
     if (m->has_parent) {
         FZ_CHECK(memcmp(v.parent_span_id, m->parent_sid, 8) == 0

@@ -251,7 +251,7 @@ static void ot_span(fz_in *in, otel_tracer *const *tracers,
                 ot_read_ctx(in, &parent);
             }
             s = fz_string(in);
-            otel_span_add_link(&h, &parent, s.s, s.n);
+            otel_span_add_link(&h, &parent, s.s, s.n, 0);
             break;
         case 5:
             s = fz_string(in);

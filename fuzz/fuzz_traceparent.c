@@ -9,7 +9,7 @@
  * traceparent: OWS trimmed; version 2 lower-case hex digits, not ff;
  * '-' trace-id (32 lower-case hex, not all zero) '-' parent-id (16, not
  * all zero) '-' flags (2); version 00 is exactly 55 characters, a later
- * version may go on after a '-'.  The result (ids, sampled flag only,
+ * version may go on after a '-'.  The result (ids, all eight flag bits,
  * remote, no record) equals the reference's, a failure zeroes the handle
  * and counts one propagation_invalid.  A parsed context formats to the
  * canonical 00 header (the input itself when that was canonical), which
@@ -106,7 +106,7 @@ static bool tp_reference(const char *s, size_t n, otel_span_handle *out)
         memset(out, 0, sizeof(*out));
         return false;
     }
-    out->trace_flags = flags & 1;
+    out->trace_flags = flags;      /* all eight bits (level 2) */
     out->remote = 1;
     return true;
 }
@@ -141,12 +141,13 @@ static void check_traceparent(const char *s, size_t n)
     otel_hex_encode(ref.trace_id, 16, want + 3);
     want[35] = '-';
     otel_hex_encode(ref.span_id, 8, want + 36);
-    memcpy(want + 52, ref.trace_flags ? "-01" : "-00", 3);
+    want[52] = '-';
+    otel_hex_encode(&ref.trace_flags, 1, want + 53);
     FZ_CHECK(memcmp(buf, want, OTEL_TRACEPARENT_LEN) == 0, "formatted %s",
              fz_hex(buf, OTEL_TRACEPARENT_LEN));
     t = tp_trim(s, n);
-    if (t.n == 55 && t.s[0] == '0' && t.s[1] == '0' && t.s[53] == '0'
-        && (t.s[54] == '0' || t.s[54] == '1')) {
+    if (t.n == 55 && t.s[0] == '0' && t.s[1] == '0'
+        && memcmp(want + 53, t.s + 53, 2) == 0) {
         FZ_CHECK(memcmp(buf, t.s, 55) == 0, "canonical input changed");
     }
     rc = otel_traceparent_parse(buf, OTEL_TRACEPARENT_LEN, &again);

@@ -291,9 +291,13 @@ end
 local tracers = {}
 
 -- otel.tracer(name[, version]) -> tracer of that instrumentation scope.
+-- An invalid name (nil, empty, not a string) gives a working tracer named
+-- "" and one warning, as the specification says: never an error.
 function _M.tracer(name, version)
-    if type(name) ~= "string" then
-        error("otel.tracer: name must be a string, got " .. type(name), 2)
+    if type(name) ~= "string" or name == "" then
+        warn.once("otel.tracer: invalid tracer name " .. tostring(name)
+                  .. " (" .. type(name) .. "), using \"\" instead")
+        name = ""
     end
     if version ~= nil and type(version) ~= "string" then
         error("otel.tracer: version must be a string, got "

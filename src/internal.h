@@ -140,6 +140,9 @@ bool otel__id_valid(const uint8_t *id, size_t n);
 int64_t otel__now_ns(void);
 
 /* ---- sampler -------------------------------------------------------------*/
+#define OTEL__FLAG_SAMPLED 0x01
+#define OTEL__FLAG_RANDOM  0x02     /* W3C Trace Context level 2 */
+
 enum {
     OTEL__SAMPLE_DROP = 0,
     OTEL__SAMPLE_RECORD_ONLY = 1,

@@ -81,7 +81,8 @@ typedef struct otel_sampler  otel_sampler;
 typedef struct otel_span_handle {
     void     *rec;
     uint32_t  gen;
-    uint8_t   trace_flags;   /* bit 0: sampled */
+    uint8_t   trace_flags;   /* bit 0: sampled, bit 1: random trace id
+                                (W3C level 2); all 8 bits travel */
     uint8_t   remote;        /* 1: context extracted from a carrier */
     uint8_t   recording;     /* 1: rec was set at start */
     uint8_t   reserved;
@@ -205,10 +206,14 @@ OTEL_API int  otel_span_set_trace_state(const otel_span_handle *h,
 OTEL_API int  otel_span_add_event(const otel_span_handle *h,
                                   const char *name, size_t nl,
                                   int64_t time_ns);
-/* Returns the link index (>= 0) for OTEL_TARGET_LINK, or a status. */
+/* Returns the link index (>= 0) for OTEL_TARGET_LINK, or a status.  A
+ * link to an invalid context is kept only when it carries a trace state
+ * or n_attrs > 0 attributes the caller sets next (as the specification
+ * says); else it is OTEL_EINVAL, counted. */
 OTEL_API int  otel_span_add_link(const otel_span_handle *h,
                                  const otel_span_handle *ctx,
-                                 const char *trace_state, size_t tsl);
+                                 const char *trace_state, size_t tsl,
+                                 int n_attrs);
 
 /* Attributes of a span, an event or a link (target: OTEL_TARGET_*). */
 OTEL_API int  otel_attr_str(const otel_span_handle *h, int32_t target,
@@ -270,9 +275,9 @@ OTEL_API int  otel_scope_end(otel_stack *st, int depth,
 #define OTEL_BAGGAGE_MAX_BYTES      8192
 #define OTEL_B3_LEN                 51  /* trace-span-state, as formatted */
 
-/* Parses a traceparent (leading and trailing OWS allowed) into *out; only
- * the sampled flag is kept.  Returns OTEL_OK, or OTEL_EINVAL with *out
- * zeroed. */
+/* Parses a traceparent (leading and trailing OWS allowed) into *out; all
+ * eight trace-flag bits are kept (W3C Trace Context level 2).  Returns
+ * OTEL_OK, or OTEL_EINVAL with *out zeroed. */
 OTEL_API int otel_traceparent_parse(const char *s, size_t len,
                                     otel_span_handle *out);
 /* Writes the OTEL_TRACEPARENT_LEN characters of a version 00 traceparent

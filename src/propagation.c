@@ -161,9 +161,9 @@ OTEL_API int otel_traceparent_parse(const char *s, size_t len,
         || !ids_valid(out)) {
         goto bad;
     }
-    /* Only the sampled flag is defined: the others are zeroed (Trace
-     * Context: "Vendors MUST set those to zero"). */
-    out->trace_flags = (uint8_t)(flags & 1);
+    /* All eight bits are kept (Trace Context level 2: sampled, random,
+     * and flags a later level may define travel on unchanged). */
+    out->trace_flags = (uint8_t)flags;
     out->remote = 1;
     return OTEL_OK;
 
@@ -185,8 +185,7 @@ OTEL_API int otel_traceparent_format(const otel_span_handle *h, char *buf)
     buf[35] = '-';
     otel_hex_encode(h->span_id, 8, buf + 36);
     buf[52] = '-';
-    buf[53] = '0';
-    buf[54] = (h->trace_flags & 1) ? '1' : '0';
+    otel_hex_encode(&h->trace_flags, 1, buf + 53);
     return OTEL_TRACEPARENT_LEN;
 }
 

@@ -170,7 +170,15 @@ static size_t describe(const otel_sampler *s, char *buf, size_t cap,
     case S_OFF:
         return put(buf, cap, at, "AlwaysOffSampler");
     case S_RATIO:
-        snprintf(num, sizeof(num), "TraceIdRatioBased{%g}", s->ratio);
+        /* the shortest form that reads back as the same double: full
+         * precision, without 0.1 printing as 0.10000000000000001 */
+        for (i = 15; i <= 17; i++) {
+            snprintf(num, sizeof(num), "TraceIdRatioBased{%.*g}", i,
+                     s->ratio);
+            if (strtod(num + 18, NULL) == s->ratio) {
+                break;
+            }
+        }
         return put(buf, cap, at, num);
     default:
         at = put(buf, cap, at, "ParentBased{");

@@ -250,7 +250,12 @@ OTEL_API int otel_span_start(otel_tracer *t, const otel_span_handle *parent,
     otel__stat_add(OTEL_STAT_SPANS_STARTED, 1);
     decision = otel__sampler_decide(p->sampler, has_parent ? parent : NULL,
                                     out->trace_id);
-    out->trace_flags = decision == OTEL__SAMPLE_RECORD_AND_SAMPLE;
+    /* The parent's flags travel on (W3C level 2); a root's trace id is
+     * random, which its random flag says.  The sampler sets bit 0. */
+    out->trace_flags = (uint8_t)(((has_parent ? parent->trace_flags
+                                              : OTEL__FLAG_RANDOM) & ~1)
+                                 | (decision
+                                    == OTEL__SAMPLE_RECORD_AND_SAMPLE));
     if (decision == OTEL__SAMPLE_DROP) {
         otel__stat_add(OTEL_STAT_SPANS_SAMPLED_OUT, 1);
         return OTEL_OK;
@@ -470,7 +475,8 @@ OTEL_API int otel_span_add_event(const otel_span_handle *h, const char *name,
 
 OTEL_API int otel_span_add_link(const otel_span_handle *h,
                                 const otel_span_handle *ctx,
-                                const char *trace_state, size_t tsl)
+                                const char *trace_state, size_t tsl,
+                                int n_attrs)
 {
     const otel__limits *lim;
     otel__link *l;
@@ -480,8 +486,9 @@ OTEL_API int otel_span_add_link(const otel_span_handle *h,
     if (!(s = live(h, &rc))) {
         return rc == OTEL_OK ? OTEL_ELIMIT : rc;
     }
-    if (!ctx || !otel__id_valid(ctx->trace_id, 16)
-        || !otel__id_valid(ctx->span_id, 8)) {
+    if (!ctx || ((!otel__id_valid(ctx->trace_id, 16)
+                  || !otel__id_valid(ctx->span_id, 8))
+                 && !(trace_state && tsl) && n_attrs <= 0)) {
         otel__stat_add(OTEL_STAT_VALUES_REJECTED, 1);
         return OTEL_EINVAL;
     }

@@ -82,7 +82,7 @@ int  otel_span_add_event(const otel_span_handle *h, const char *name,
                          size_t nl, int64_t time_ns);
 int  otel_span_add_link(const otel_span_handle *h,
                         const otel_span_handle *ctx,
-                        const char *trace_state, size_t tsl);
+                        const char *trace_state, size_t tsl, int n_attrs);
 int  otel_attr_str(const otel_span_handle *h, int32_t target,
                    const char *k, size_t kl, const char *v, size_t vl);
 int  otel_attr_int(const otel_span_handle *h, int32_t target,

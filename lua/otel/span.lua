@@ -16,6 +16,7 @@ local type = type
 local floor = math.floor
 local tostring = tostring
 local pairs = pairs
+local next = next
 local error = error
 local setmetatable = setmetatable
 local traceback = debug.traceback
@@ -359,6 +360,14 @@ function Span:add_event(name, attrs, time)
     return self
 end
 
+-- Adds a link to h: C keeps a link to an invalid context only when it
+-- carries a trace state or attributes.
+local function add_link(h, ctx, ts, attrs)
+    local n = (type(attrs) == "table" and next(attrs) ~= nil) and 1 or 0
+    return C.otel_span_add_link(h, ctx, ts, ts and #ts or 0, n)
+end
+_M.add_link = add_link
+
 function Span:add_link(ctx, attrs)
     local h = to_handle(ctx)
     if not h then
@@ -371,7 +380,7 @@ function Span:add_link(ctx, attrs)
     end
     if self.recording == 1 then
         local ts = tstate[h]
-        local idx = C.otel_span_add_link(self, h, ts, ts and #ts or 0)
+        local idx = add_link(self, h, ts, attrs)
         if idx >= 0 and attrs then
             set_attrs(self, -idx - 1, attrs, 2)
         elseif idx == EINVAL then

@@ -101,8 +101,7 @@ local function add_links(h, links, level)
                   .. "context, got " .. type(ctx), level + 1)
         end
         if h.recording == 1 then
-            local ts = tstate[lh]
-            local idx = C.otel_span_add_link(h, lh, ts, ts and #ts or 0)
+            local idx = span.add_link(h, lh, tstate[lh], l.attributes)
             if idx >= 0 and l.attributes then
                 set_attrs(h, -idx - 1, l.attributes, level + 1)
             end

@@ -414,10 +414,10 @@ int main(void)
                   S("error"));
     otel_attr_int(&s1, OTEL_TARGET_EVENT(ev), S("n"), 7);
     otel_span_add_event(&s1, S("bare"), 0);
-    lk = otel_span_add_link(&s1, &remote, S("k=v"));
+    lk = otel_span_add_link(&s1, &remote, S("k=v"), 0);
     otel_attr_str(&s1, OTEL_TARGET_LINK(lk), S("link.kind"), S("follows"));
     otel_span_start(ta, NULL, S("local"), OTEL_KIND_INTERNAL, 0, &local);
-    otel_span_add_link(&s1, &local, NULL, 0);
+    otel_span_add_link(&s1, &local, NULL, 0, 0);
     otel_span_set_status(&s1, OTEL_STATUS_ERROR, S("boom"));
 
     /* 2: a CLIENT child in another scope, status OK */
@@ -440,7 +440,7 @@ int main(void)
         if (ev >= 0) {
             all_types(&s4, OTEL_TARGET_EVENT(ev));
         }
-        lk = otel_span_add_link(&s4, &remote, NULL, 0);
+        lk = otel_span_add_link(&s4, &remote, NULL, 0, 0);
         if (lk >= 0) {
             all_types(&s4, OTEL_TARGET_LINK(lk));
         }
@@ -479,12 +479,13 @@ int main(void)
             FIELD(strcmp(a0->name, "GET /orders") == 0
                   && strcmp(a1->name, "consume") == 0,
                   "spans keep their order within a scope");
-            FIELD(a0->kind == 2 && a0->flags == 0x101
+            /* a root: sampled and random (W3C level 2) */
+            FIELD(a0->kind == 2 && a0->flags == 0x103
                   && a0->parent_span_id.len == 0, "root SERVER");
             FIELD(a0->status && a0->status->code == 2
                   && strcmp(a0->status->message, "boom") == 0, "ERROR boom");
             FIELD(a0->n_links == 2 && a0->links[0]->flags == 0x301
-                  && a0->links[1]->flags == 0x101, "link flags");
+                  && a0->links[1]->flags == 0x103, "link flags");
             FIELD(a0->n_attributes == 14, "14 attributes");
             FIELD(a1->flags == 0x301 && a1->kind == 5
                   && bytes_eq(a1->parent_span_id, rspan, 8)

@@ -78,9 +78,10 @@ static void test_traceparent(void)
 
 #define T12 "12345678901234567890123456789012"
 #define S12 "1234567890123456"
-    tp_good("00-" T12 "-" S12 "-09", 1,
-            "unknown flags are zeroed, sampled kept (09 -> 01)");
-    tp_good("00-" T12 "-" S12 "-fe", 0, "flags fe -> 00");
+    /* level 2: every bit is kept, whether defined or not */
+    tp_good("00-" T12 "-" S12 "-09", 9, "all flag bits kept (09)");
+    tp_good("00-" T12 "-" S12 "-fe", 0xfe, "flags fe kept");
+    tp_good("00-" T12 "-" S12 "-03", 3, "sampled and random (03)");
     tp_good(" 00-" T12 "-" S12 "-01", 1, "leading space");
     tp_good("\t00-" T12 "-" S12 "-01", 1, "leading tab");
     tp_good("00-" T12 "-" S12 "-01 ", 1, "trailing space");
@@ -88,7 +89,7 @@ static void test_traceparent(void)
     tp_good("cc-" T12 "-" S12 "-01", 1, "future version cc");
     tp_good("cc-" T12 "-" S12 "-01-what-the-future-will-be-like", 1,
             "future version with extra fields");
-    tp_good("01-" T12 "-" S12 "-03-x", 1, "version 01, extra field");
+    tp_good("01-" T12 "-" S12 "-03-x", 3, "version 01, extra field");
 
     tp_bad("", "empty");
     tp_bad("00-" T12 "-" S12 "-01.", "version 00 with a trailing char");

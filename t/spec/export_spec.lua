@@ -457,17 +457,19 @@ describe("batch export to the test receiver", function()
         end
 
         -- Span.flags and Link.flags on the wire: W3C flags, then 0x100
-        -- (is_remote known) and 0x200 (remote)
+        -- (is_remote known) and 0x200 (remote).  Roots (full, other) and
+        -- their children have the random flag (0x02) of W3C level 2; the
+        -- remote parent and link had only 0x01 and keep it.
         local flags = {}
         for _, rec in ipairs(get_json("/requests")) do
             merge(flags, wire_flags(rec.seq))
         end
-        assert.are.equal(0x101, flags[F.spanId].flags)
-        assert.are.same({ 0x301, 0x101 }, flags[F.spanId].links)
-        assert.are.equal(0x101, flags[s.child.spanId].flags)
+        assert.are.equal(0x103, flags[F.spanId].flags)
+        assert.are.same({ 0x301, 0x103 }, flags[F.spanId].links)
+        assert.are.equal(0x103, flags[s.child.spanId].flags)
         assert.are.equal(0x301, flags[rc.spanId].flags)
         assert.are.same({ 0x300 }, flags[rc.spanId].links)
-        assert.are.equal(0x101, flags[s.other.spanId].flags)
+        assert.are.equal(0x103, flags[s.other.spanId].flags)
     end)
 
     it("exports when the schedule delay passes, without a flush", function()

@@ -462,7 +462,7 @@ describe("span objects", function()
             assert.matches("^[0-9a-f]+$", c.trace_id)
             assert.are.equal(32, #c.trace_id)
             assert.are.equal(16, #c.span_id)
-            assert.are.equal(1, c.trace_flags)
+            assert.are.equal(3, c.trace_flags)     -- sampled, random
             assert.is_true(c.sampled)
             assert.is_false(c.is_remote)
             assert.is_true(c.is_valid)
@@ -495,7 +495,7 @@ describe("span objects", function()
             function() tracer:start_span("x", { links = "no" }) end,
             function() tracer:start_as_current_span("x", nil, 5) end,
             function() tracer:start_as_current_span(nil, nil, print) end,
-            function() otel.tracer(5) end,
+            function() otel.tracer("t", 5) end,
             function() otel.INVALID_SPAN:add_event(5) end,
             function() otel.INVALID_SPAN:update_name({}) end,
             function() otel.INVALID_SPAN:set_attributes("x") end,
