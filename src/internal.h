@@ -45,6 +45,7 @@ enum {
     OTEL_STAT_EXPORT_FAILURES,
     OTEL_STAT_EXPORT_BYTES,
     OTEL_STAT_PROPAGATION_INVALID,
+    OTEL_STAT_SAMPLER_ERRORS,
     OTEL_STAT__COUNT
 };
 
@@ -144,13 +145,39 @@ int64_t otel__now_ns(void);
 #define OTEL__FLAG_RANDOM  0x02     /* W3C Trace Context level 2 */
 
 enum {
-    OTEL__SAMPLE_DROP = 0,
-    OTEL__SAMPLE_RECORD_ONLY = 1,
-    OTEL__SAMPLE_RECORD_AND_SAMPLE = 2
+    OTEL__SAMPLE_DROP = OTEL_SAMPLE_DROP,
+    OTEL__SAMPLE_RECORD_ONLY = OTEL_SAMPLE_RECORD_ONLY,
+    OTEL__SAMPLE_RECORD_AND_SAMPLE = OTEL_SAMPLE_RECORD_AND_SAMPLE
 };
 
-int otel__sampler_decide(const otel_sampler *s, const otel_span_handle *parent,
-                         const uint8_t trace_id[16]);
+/* A decision >= OTEL__SAMPLE_EXTERN is "external sampler i decides"
+ * (i = decision - OTEL__SAMPLE_EXTERN): the binding runs it. */
+#define OTEL__SAMPLE_EXTERN OTEL_SAMPLE_EXTERN
+#define OTEL__SAMPLER_KEYS  16      /* attribute keys rule samplers read */
+
+/* What a sampler sees of a span about to start.  vals[slot] (lens[slot])
+ * is the start attribute of the provider's sampler key slot, NULL when
+ * the span has none. */
+typedef struct {
+    const otel_span_handle *parent;     /* NULL: a root */
+    const uint8_t          *trace_id;
+    const char             *name;
+    size_t                  nl;
+    int                     kind;
+    const char *const      *vals;
+    const size_t           *lens;
+    int                     n;
+} otel__sample_args;
+
+int otel__sampler_decide(const otel_sampler *s, const otel__sample_args *a);
+/* Resolves the attribute keys of the rule samplers in s to slots of keys
+ * (the provider's list, *n used of OTEL__SAMPLER_KEYS); keys past the
+ * list never match (with a warning). */
+void otel__sampler_bind(otel_sampler *s, otel__str *keys, int *n);
+/* The inputs and the preset decision the binding gives the next span
+ * start on this thread (sampling.c); the start takes and clears them. */
+void otel__sampling_take(const char *const **vals, const size_t **lens,
+                         int *n, const uint8_t **trace_id, int *decision);
 
 /* ---- span records --------------------------------------------------------*/
 #define OTEL__SPAN_INLINE 272
@@ -300,6 +327,8 @@ struct otel_provider {
     otel_config     *cfg;
     otel__limits     limits;
     otel_sampler    *sampler;
+    otel__str        sampler_keys[OTEL__SAMPLER_KEYS];  /* rule samplers' */
+    int              n_sampler_keys;
     otel__processor *processor;
     otel__exporter  *exporter;
     otel__attrs      resource;

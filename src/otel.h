@@ -157,11 +157,62 @@ OTEL_API otel_sampler *otel_sampler_trace_id_ratio(double ratio);
 OTEL_API otel_sampler *otel_sampler_parent_based(otel_sampler *root,
         otel_sampler *remote_sampled, otel_sampler *remote_not_sampled,
         otel_sampler *local_sampled, otel_sampler *local_not_sampled);
+/*
+ * The rule sampler: rules tried in order against the span's name, kind
+ * and start attributes; the first that matches decides with its action
+ * sampler, and the fallback decides when none does.  Takes ownership of
+ * fallback (NULL: parent_based(always_on)).  otel_sampler_rules_add()
+ * appends a rule (taking its action, also on error) and returns its
+ * index; otel_sampler_rule_match() adds a condition to rule i, all of
+ * which must hold: the span name equals v (OTEL_MATCH_NAME), the kind is
+ * vl (OTEL_MATCH_KIND, v unused), start attribute key equals v or starts
+ * with v (OTEL_MATCH_EQUALS, OTEL_MATCH_PREFIX; attribute values as the
+ * binding passes them, see otel_sampling_input).
+ */
+#define OTEL_MATCH_NAME   1
+#define OTEL_MATCH_KIND   2
+#define OTEL_MATCH_EQUALS 3
+#define OTEL_MATCH_PREFIX 4
+OTEL_API otel_sampler *otel_sampler_rules(otel_sampler *fallback);
+OTEL_API int otel_sampler_rules_add(otel_sampler *rules,
+                                    otel_sampler *action);
+OTEL_API int otel_sampler_rule_match(otel_sampler *rules, int i, int op,
+                                     const char *key, size_t kl,
+                                     const char *v, size_t vl);
+/* A sampler the binding runs (written in Lua): the core reports that
+ * sampler `id` decides (otel_sampling_run) and never calls it.  desc is
+ * copied into the description. */
+OTEL_API otel_sampler *otel_sampler_extern(int id, const char *desc,
+                                           size_t dl);
 /* Copies the sampler's description (GetDescription) into buf; returns its
  * full length. */
 OTEL_API size_t otel_sampler_describe(const otel_sampler *s, char *buf,
                                       size_t cap);
 OTEL_API void otel_sampler_free(otel_sampler *s);            /* NULL ok */
+
+/* ---- sampling from the binding (sampler.c) -----------------------------
+ * Rule samplers read start attributes, which a binding sets after the
+ * start: it passes the values of the keys the provider's rules read
+ * (otel_provider_sampler_key(); vals[i] NULL when absent) with
+ * otel_sampling_input() just before the start.  With external samplers
+ * it runs the sampler first: otel_sampling_run() gives the trace id (the
+ * parent's, or a new one) and the decision, OTEL_SAMPLE_EXTERN + id when
+ * external sampler id decides; the binding then calls
+ * otel_sampling_preset() with the trace id and its decision, and starts
+ * the span.  Both are thread-local and taken by the next otel_span_start()
+ * or otel_scope_start() on the thread; the arrays must live until then.
+ */
+#define OTEL_SAMPLE_DROP              0
+#define OTEL_SAMPLE_RECORD_ONLY       1   /* recording, never exported */
+#define OTEL_SAMPLE_RECORD_AND_SAMPLE 2
+#define OTEL_SAMPLE_EXTERN            16
+OTEL_API void otel_sampling_input(const char *const *vals,
+                                  const size_t *lens, int n);
+OTEL_API int  otel_sampling_run(otel_tracer *t,
+                                const otel_span_handle *parent,
+                                const char *name, size_t nl, int kind,
+                                uint8_t *trace_id);
+OTEL_API void otel_sampling_preset(const uint8_t *trace_id, int decision);
 
 /* ---- provider and tracers (provider.c) ---------------------------------
  * otel_provider_new() takes the config (also on failure).  The provider is
@@ -183,6 +234,10 @@ OTEL_API void otel_provider_unref(otel_provider *p);          /* NULL ok */
 /* Sampler description and service.name, for diagnostics. */
 OTEL_API size_t otel_provider_describe(const otel_provider *p, int what,
                                        char *buf, size_t cap);
+/* The attribute key of slot i that the provider's rule samplers read;
+ * returns its length, 0 past the last. */
+OTEL_API size_t otel_provider_sampler_key(const otel_provider *p, int i,
+                                          char *buf, size_t cap);
 
 /* ---- spans (span.c) -----------------------------------------------------
  * otel_span_start() fills *out.  tracer NULL (no provider) gives the no-op

@@ -83,6 +83,7 @@ OTEL_API otel_provider *otel_provider_new(otel_config *cfg, int *status)
     p->limits = cfg->limits;
     p->sampler = cfg->sampler;
     cfg->sampler = NULL;
+    otel__sampler_bind(p->sampler, p->sampler_keys, &p->n_sampler_keys);
     if (cfg->bsp_max_batch > cfg->bsp_max_queue) {
         cfg->bsp_max_batch = cfg->bsp_max_queue;
     }
@@ -243,6 +244,22 @@ OTEL_API void otel_provider_unref(otel_provider *p)
     if (p) {
         otel__provider_unref(p);
     }
+}
+
+OTEL_API size_t otel_provider_sampler_key(const otel_provider *p, int i,
+                                          char *buf, size_t cap)
+{
+    size_t n;
+
+    if (!p || i < 0 || i >= p->n_sampler_keys) {
+        return 0;
+    }
+    n = p->sampler_keys[i].len;
+    if (cap) {
+        memcpy(buf, p->sampler_keys[i].p, n < cap ? n : cap - 1);
+        buf[n < cap ? n : cap - 1] = '\0';
+    }
+    return n;
 }
 
 OTEL_API size_t otel_provider_describe(const otel_provider *p, int what,

@@ -212,11 +212,15 @@ OTEL_API int otel_span_start(otel_tracer *t, const otel_span_handle *parent,
                              int64_t start_ns, otel_span_handle *out)
 {
     otel__scope *scope = (otel__scope *)t;
+    otel__sample_args a;
+    const uint8_t *preset_tid;
     otel_provider *p;
     otel__span *s;
     bool has_parent;
-    int decision;
+    int decision = OTEL__SAMPLE_DROP;
 
+    /* what the binding gave this start (sampler inputs, a decision) */
+    otel__sampling_take(&a.vals, &a.lens, &a.n, &preset_tid, &decision);
     if (!out || (!name && nl) || kind < 0 || kind > OTEL_KIND_CONSUMER) {
         return OTEL_EINVAL;
     }
@@ -243,22 +247,38 @@ OTEL_API int otel_span_start(otel_tracer *t, const otel_span_handle *parent,
     p = scope->provider;
     if (has_parent) {
         memcpy(out->trace_id, parent->trace_id, 16);
+    } else if (preset_tid) {
+        memcpy(out->trace_id, preset_tid, 16);
     } else {
         otel__ids_new_trace(out->trace_id);
     }
     otel__ids_new_span(out->span_id);
     otel__stat_add(OTEL_STAT_SPANS_STARTED, 1);
-    decision = otel__sampler_decide(p->sampler, has_parent ? parent : NULL,
-                                    out->trace_id);
+    if (!preset_tid) {
+        a.parent = has_parent ? parent : NULL;
+        a.trace_id = out->trace_id;
+        a.name = name ? name : "";
+        a.nl = nl;
+        a.kind = kind;
+        decision = otel__sampler_decide(p->sampler, &a);
+        if (OTEL__UNLIKELY(decision >= OTEL__SAMPLE_EXTERN)) {
+            /* an external sampler the binding did not run: drop */
+            otel__stat_add(OTEL_STAT_SAMPLER_ERRORS, 1);
+            decision = OTEL__SAMPLE_DROP;
+        }
+    }
     /* The parent's flags travel on (W3C level 2); a root's trace id is
      * random, which its random flag says.  The sampler sets bit 0. */
     out->trace_flags = (uint8_t)(((has_parent ? parent->trace_flags
                                               : OTEL__FLAG_RANDOM) & ~1)
                                  | (decision
                                     == OTEL__SAMPLE_RECORD_AND_SAMPLE));
-    if (decision == OTEL__SAMPLE_DROP) {
+    if (decision != OTEL__SAMPLE_RECORD_AND_SAMPLE) {
+        /* dropped, or recorded but never exported */
         otel__stat_add(OTEL_STAT_SPANS_SAMPLED_OUT, 1);
-        return OTEL_OK;
+        if (decision == OTEL__SAMPLE_DROP) {
+            return OTEL_OK;
+        }
     }
     s = span_alloc();
     if (!s) {
@@ -333,6 +353,12 @@ OTEL_API int otel_span_end(const otel_span_handle *h, int64_t end_ns)
     s->state = OTEL__SPAN_ENDED;
     retire(s);
     p = s->provider;
+    if (OTEL__UNLIKELY(!(s->trace_flags & OTEL__FLAG_SAMPLED))) {
+        /* record only: never exported, counted as sampled out at start */
+        otel__span_release(s);
+        otel__provider_unref(p);
+        return OTEL_OK;
+    }
     otel__stat_add(OTEL_STAT_SPANS_ENDED, 1);
     if (atomic_load_explicit(&p->shut_down, memory_order_acquire)) {
         otel__stat_add(OTEL_STAT_SPANS_DROPPED_SHUTDOWN, 1);

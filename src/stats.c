@@ -27,6 +27,7 @@ static const char *const names[OTEL_STAT__COUNT] = {
     [OTEL_STAT_EXPORT_FAILURES] = "export_failures",
     [OTEL_STAT_EXPORT_BYTES] = "export_bytes",
     [OTEL_STAT_PROPAGATION_INVALID] = "propagation_invalid",
+    [OTEL_STAT_SAMPLER_ERRORS] = "sampler_errors",
 };
 
 OTEL_API int otel_stats_count(void)

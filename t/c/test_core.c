@@ -5,6 +5,8 @@
 #include "internal.h"
 #include "tap.h"
 
+#define S(x) x, sizeof(x) - 1
+
 static otel_provider *provider(int64_t exporter, int64_t attr_count,
                                int64_t value_len)
 {
@@ -190,19 +192,20 @@ static void test_sampler(void)
 {
     otel_sampler *s = otel_sampler_trace_id_ratio(0.5);
     uint8_t id[16] = { 0 };
+    otel__sample_args a = { .trace_id = id, .name = "", .nl = 0 };
     char buf[256];
 
     id[8] = 0x7f;
-    CHECK(otel__sampler_decide(s, NULL, id) == OTEL__SAMPLE_RECORD_AND_SAMPLE,
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_RECORD_AND_SAMPLE,
           "below half of 2^64 is sampled");
     id[8] = 0x80;
-    CHECK(otel__sampler_decide(s, NULL, id) == OTEL__SAMPLE_DROP,
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_DROP,
           "at half of 2^64 it is not");
     otel_sampler_free(s);
     s = otel_sampler_trace_id_ratio(0);
     id[8] = 0;
     id[15] = 1;
-    CHECK(otel__sampler_decide(s, NULL, id) == OTEL__SAMPLE_DROP,
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_DROP,
           "ratio 0 samples nothing");
     otel_sampler_free(s);
     s = otel_sampler_parent_based(otel_sampler_always_off(), NULL, NULL,
@@ -216,6 +219,86 @@ static void test_sampler(void)
     CHECK(otel_sampler_parent_based(NULL, otel_sampler_always_on(), NULL,
                                     NULL, NULL) == NULL,
           "parent_based needs a root (and frees the delegates)");
+}
+
+/* A rule sampler: the first matching rule decides, else the fallback;
+ * attribute keys resolve to shared slots. */
+static void test_rules(void)
+{
+    otel_sampler *s = otel_sampler_rules(otel_sampler_always_on());
+    otel__str keys[OTEL__SAMPLER_KEYS];
+    const char *vals[OTEL__SAMPLER_KEYS] = { 0 };
+    size_t lens[OTEL__SAMPLER_KEYS] = { 0 };
+    uint8_t id[16] = { 1 };
+    otel__sample_args a = { .trace_id = id, .vals = vals, .lens = lens };
+    int n = 0, r, ext;
+    char buf[512];
+
+    /* 0: GET /health (route) -> off; 1: url.path under /admin -> on;
+     * 2: spans named "noisy" of kind CLIENT -> off; 3: tenant=acme and
+     * route /orders -> an external sampler */
+    r = otel_sampler_rules_add(s, otel_sampler_always_off());
+    otel_sampler_rule_match(s, r, OTEL_MATCH_EQUALS, S("http.route"),
+                            S("/health"));
+    r = otel_sampler_rules_add(s, otel_sampler_always_on());
+    otel_sampler_rule_match(s, r, OTEL_MATCH_PREFIX, S("url.path"),
+                            S("/admin"));
+    r = otel_sampler_rules_add(s, otel_sampler_always_off());
+    otel_sampler_rule_match(s, r, OTEL_MATCH_NAME, NULL, 0, S("noisy"));
+    otel_sampler_rule_match(s, r, OTEL_MATCH_KIND, NULL, 0, NULL,
+                            OTEL_KIND_CLIENT);
+    ext = otel_sampler_rules_add(s, otel_sampler_extern(3, S("mine")));
+    otel_sampler_rule_match(s, ext, OTEL_MATCH_EQUALS, S("tenant"),
+                            S("acme"));
+    otel_sampler_rule_match(s, ext, OTEL_MATCH_EQUALS, S("http.route"),
+                            S("/orders"));
+    CHECK(ext == 3 && otel_sampler_rule_match(s, 9, OTEL_MATCH_NAME, NULL,
+                                              0, S("x")) == OTEL_EINVAL,
+          "rules are numbered; a rule that is not there is EINVAL");
+    otel__sampler_bind(s, keys, &n);
+    CHECK(n == 3 && keys[0].len == 10 && keys[1].len == 8
+          && keys[2].len == 6, "three distinct keys, http.route once");
+    a.n = n;
+    a.name = "x";
+    a.nl = 1;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_RECORD_AND_SAMPLE,
+          "no attributes: the fallback");
+    vals[0] = "/health";
+    lens[0] = 7;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_DROP, "route equals");
+    lens[0] = 6;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_RECORD_AND_SAMPLE,
+          "a shorter value is not equal");
+    vals[0] = NULL;
+    vals[1] = "/admin/users";
+    lens[1] = 12;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_RECORD_AND_SAMPLE,
+          "path prefix");
+    vals[1] = "/adm";
+    lens[1] = 4;
+    a.name = "noisy";
+    a.nl = 5;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_RECORD_AND_SAMPLE,
+          "name without the kind: no match");
+    a.kind = OTEL_KIND_CLIENT;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_DROP,
+          "name and kind");
+    a.kind = OTEL_KIND_SERVER;
+    vals[2] = "acme";
+    lens[2] = 4;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_RECORD_AND_SAMPLE,
+          "one condition of two: no match");
+    vals[0] = "/orders";
+    lens[0] = 7;
+    CHECK(otel__sampler_decide(s, &a) == OTEL__SAMPLE_EXTERN + 3,
+          "both: the external sampler decides");
+    otel_sampler_describe(s, buf, sizeof(buf));
+    CHECK(strcmp(buf, "RuleBased{rules:4,[AlwaysOffSampler,AlwaysOnSampler,"
+                 "AlwaysOffSampler,LuaSampler{mine}],default:"
+                 "AlwaysOnSampler}") == 0, "description: %s", buf);
+    otel_sampler_free(s);
+    CHECK(otel_sampler_rules_add(NULL, otel_sampler_always_on())
+          == OTEL_EINVAL, "rules_add on nothing (and frees the action)");
 }
 
 static void test_ids(void)
@@ -244,6 +327,7 @@ int main(void)
     test_stack();
     test_config();
     test_sampler();
+    test_rules();
     test_ids();
     return tap_done();
 }
