@@ -12,11 +12,13 @@
  * Not reentrant: the exporter sends from one thread at a time.  shutdown()
  * may be called from any thread while a request runs.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -37,6 +39,8 @@ struct otel__transport {
     CURLM             *multi;
     CURL              *easy;
     pid_t              pid;
+    bool               h2c;         /* HTTP/2 over plain TCP */
+    curl_socket_t      h2c_sock;    /* its connection, or CURL_SOCKET_BAD */
 
     otel__buf          resp;
     bool               resp_over;
@@ -152,6 +156,7 @@ static int open_handles(otel__transport *t)
         init_cond(t);
         t->multi = NULL;
         t->easy = NULL;
+        t->h2c_sock = CURL_SOCKET_BAD;
     }
     multi = curl_multi_init();
     easy = curl_easy_init();
@@ -175,11 +180,9 @@ static int open_handles(otel__transport *t)
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
-    if (t->http2) {
+    if (t->http2 && !t->h2c) {
         curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
-                         strncasecmp(t->url, "https:", 6) == 0
-                         ? (long)CURL_HTTP_VERSION_2TLS
-                         : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+                         (long)CURL_HTTP_VERSION_2TLS);
     }
     set_tls(t, easy);
     /* Only http and https, also across redirects (which OTLP does not
@@ -196,6 +199,58 @@ static int open_handles(otel__transport *t)
     t->pid = pid;
     pthread_mutex_unlock(&t->lock);
     return OTEL_OK;
+}
+
+/* ---- h2c ------------------------------------------------------------------*/
+
+/*
+ * libcurl 7.88 (Debian 12) cannot reuse an HTTP/2 connection made with
+ * prior knowledge while prior knowledge is asked again: the second
+ * request fails with "Error in the HTTP2 framing layer" (curl issue
+ * 10634, fixed in 8.0).  So prior knowledge is asked only for a new
+ * connection (and a new one is forced then), and plain HTTP/2 while the
+ * last one is known to be open, which reuses it.  Should the collector
+ * close it between that check and the request, curl would open a new
+ * connection with an HTTP/1.1 upgrade, which a gRPC server refuses: that
+ * attempt fails and is retried with prior knowledge.
+ */
+static bool sock_open(curl_socket_t s)
+{
+    struct pollfd p = { .fd = s, .events = POLLIN };
+    char c;
+
+    if (s == CURL_SOCKET_BAD) {
+        return false;
+    }
+    if (poll(&p, 1, 0) == 0) {
+        return true;        /* nothing to read: open and idle */
+    }
+    if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+        return false;
+    }
+    return recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+static void h2c_version(otel__transport *t)
+{
+    bool reuse = sock_open(t->h2c_sock);
+
+    curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION,
+                     reuse ? (long)CURL_HTTP_VERSION_2_0
+                           : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, reuse ? 0L : 1L);
+}
+
+static void h2c_done(otel__transport *t, CURLcode cc)
+{
+    curl_socket_t s = CURL_SOCKET_BAD;
+    long v = 0;
+
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &v);
+        curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &s);
+    }
+    t->h2c_sock = v == CURL_HTTP_VERSION_2_0 ? s : CURL_SOCKET_BAD;
 }
 
 /* ---- one request ----------------------------------------------------------*/
@@ -231,6 +286,7 @@ int otel__transport_send(otel__transport *t, const char *body, size_t len,
                          long *status)
 {
     struct curl_slist extra, *last = NULL;
+    CURL *easy;
     CURLcode cc = CURLE_OK;
     CURLMsg *m;
     int running = 1, left, rc;
@@ -244,6 +300,10 @@ int otel__transport_send(otel__transport *t, const char *body, size_t len,
         snprintf(t->why, sizeof(t->why), "out of memory");
         return OTEL__T_FAIL;
     }
+    easy = t->easy;
+    if (t->h2c) {
+        h2c_version(t);
+    }
     /* The per-request header is linked in for this request only. */
     if (extra_header) {
         extra.data = (char *)extra_header;
@@ -254,16 +314,16 @@ int otel__transport_send(otel__transport *t, const char *body, size_t len,
             last->next = &extra;
         }
     }
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER,
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER,
                      t->headers ? t->headers : (extra_header ? &extra : NULL));
-    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t)len);
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     t->resp.len = 0;
     t->resp.oom = false;
     t->resp_over = false;
-    if (curl_multi_add_handle(t->multi, t->easy) != CURLM_OK) {
+    if (curl_multi_add_handle(t->multi, easy) != CURLM_OK) {
         rc = classify(t, CURLE_FAILED_INIT);
         goto out;
     }
@@ -288,16 +348,19 @@ int otel__transport_send(otel__transport *t, const char *body, size_t len,
         }
     }
     while ((m = curl_multi_info_read(t->multi, &left))) {
-        if (m->msg == CURLMSG_DONE && m->easy_handle == t->easy) {
+        if (m->msg == CURLMSG_DONE && m->easy_handle == easy) {
             cc = m->data.result;
         }
     }
-    curl_multi_remove_handle(t->multi, t->easy);
+    if (t->h2c) {
+        h2c_done(t, cc);
+    }
+    curl_multi_remove_handle(t->multi, easy);
     if (cc != CURLE_OK) {
         rc = classify(t, cc);
     } else {
         *status = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, status);
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
         rc = OTEL__T_ANSWERED;
     }
 out:
@@ -389,6 +452,8 @@ otel__transport *otel__transport_new(const otel__transport_opts *o)
     init_cond(t);
     atomic_init(&t->stop, 0);
     t->http2 = o->http2;
+    t->h2c = o->http2 && strncasecmp(o->url, "https:", 6) != 0;
+    t->h2c_sock = CURL_SOCKET_BAD;
     t->on_header = o->on_header;
     t->ud = o->ud;
     if (!dup_opt(&t->url, o->url) || !dup_opt(&t->ca_file, o->ca_file)

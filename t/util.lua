@@ -152,8 +152,11 @@ local receivers = {}
 
 -- util.receiver([port | opts]) starts t/receiver/receiver.js and waits
 -- until it answers.  opts: port (0: any free one), tls = { cert = PEM,
--- key = PEM } (HTTPS; r.url is then https://localhost:PORT, whose
--- certificate the caller chose), args (more command-line arguments).
+-- key = PEM, client_ca = PEM (mutual TLS: clients need a certificate of
+-- that CA; the control requests present client_cert / client_key) }
+-- (HTTPS; r.url is then https://localhost:PORT, whose certificate the
+-- caller chose), grpc = true (also OTLP/gRPC: r.grpc_url, with TLS when
+-- tls is given), args (more command-line arguments).
 -- The receiver: r.port, r.url, r.pid, r.log (its stdout and stderr).
 function _M.receiver(opts)
     if type(opts) ~= "table" then
@@ -170,6 +173,15 @@ function _M.receiver(opts)
     if opts.tls then
         args = args .. " --tls-cert " .. _M.quote(opts.tls.cert)
                .. " --tls-key " .. _M.quote(opts.tls.key)
+        if opts.tls.client_ca then
+            args = args .. " --tls-client-ca " .. _M.quote(opts.tls.client_ca)
+        end
+    end
+    local grpc_file = port_file .. ".grpc"
+    if opts.grpc then
+        args = args .. " --grpc-port 0 --grpc-port-file "
+               .. _M.quote(grpc_file)
+        r.grpc_file = grpc_file
     end
     for _, a in ipairs(opts.args or {}) do
         args = args .. " " .. _M.quote(a)
@@ -193,6 +205,20 @@ function _M.receiver(opts)
     -- control and queries go to 127.0.0.1 (with -k over TLS)
     r.base = (opts.tls and "https" or "http") .. "://127.0.0.1:" .. r.port
     r.url = opts.tls and "https://localhost:" .. r.port or r.base
+    if opts.grpc then
+        local gp = _M.wait_for("the receiver's gRPC port file", 15000,
+                               function()
+            local f = io.open(grpc_file)
+            local p = f and tonumber(f:read("*a"))
+            if f then
+                f:close()
+            end
+            return p
+        end)
+        r.grpc_port = gp
+        r.grpc_url = (opts.tls and "https://localhost:" or "http://127.0.0.1:")
+                     .. gp
+    end
     _M.wait_for("the receiver's /health", 10000, function()
         return r:http("GET", "/health", nil, 2) == "ok"
     end)
@@ -203,6 +229,10 @@ end
 function Receiver:http(method, path, body, max_s)
     local cmd = _M.CLEAN .. "curl -sS " .. (self.tls and "-k " or "")
                 .. "-m " .. (max_s or 10) .. " -X " .. method
+    if self.tls and self.tls.client_ca then
+        cmd = cmd .. " --cert " .. _M.quote(self.tls.client_cert)
+              .. " --key " .. _M.quote(self.tls.client_key)
+    end
     if body then
         cmd = cmd .. " -H 'content-type: application/json' --data-binary "
               .. _M.quote(body)
@@ -249,6 +279,9 @@ function Receiver:stop()
     end
     os.remove(self.port_file)
     os.remove(self.log)
+    if self.grpc_file then
+        os.remove(self.grpc_file)
+    end
     self.pid = nil
 end
 
