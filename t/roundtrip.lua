@@ -64,7 +64,7 @@ end
 local function protobuf_flags(R, seq)
     local rec = R:get_json("/requests/" .. seq)
     local tmp = os.tmpname()
-    assert(shell_ok(CLEAN .. "curl -sS -m 10 -o " .. quote(tmp) .. " "
+    assert(shell_ok(CLEAN .. "curl -sS -k -m 10 -o " .. quote(tmp) .. " "
                     .. quote(R.base .. "/requests/" .. seq .. "/raw")))
     local text = read_cmd(CLEAN .. "protoc --decode_raw < " .. quote(tmp)
                           .. " 2>&1")

@@ -141,6 +141,37 @@ function _M.alive(pid)
     return _M.shell_ok("kill -0 " .. pid .. " 2>/dev/null")
 end
 
+-- util.stderr_of(fn): runs fn with file descriptor 2 sent to a file and
+-- returns what was written there (the core's warnings go there).
+pcall(ffi.cdef, [[
+int otel_tu_dup(int fd) __asm__("dup");
+int otel_tu_dup2(int fd, int to) __asm__("dup2");
+int otel_tu_close(int fd) __asm__("close");
+int otel_tu_open(const char *path, int flags, int mode) __asm__("open");
+]])
+
+function _M.stderr_of(fn)
+    local name = os.tmpname()
+    local fd = ffi.C.otel_tu_open(name, 0x241, 384)  -- WRONLY|CREAT|TRUNC
+    assert(fd >= 0, "cannot open " .. name)
+    io.stderr:flush()
+    local saved = ffi.C.otel_tu_dup(2)
+    ffi.C.otel_tu_dup2(fd, 2)
+    ffi.C.otel_tu_close(fd)
+    local ok, err = pcall(fn)
+    io.stderr:flush()
+    ffi.C.otel_tu_dup2(saved, 2)
+    ffi.C.otel_tu_close(saved)
+    local f = assert(io.open(name))
+    local out = f:read("*a")
+    f:close()
+    os.remove(name)
+    if not ok then
+        error(err, 0)
+    end
+    return out
+end
+
 -- ---- the test receiver (t/receiver) --------------------------------------
 
 local Receiver = {}
