@@ -60,7 +60,7 @@ static void encode_rate(otel_provider *p, otel__buf *buf, const char *what)
     do {
         for (i = 0; i < 64; i++) {
             buf->len = 0;
-            if (otel__otlp_encode(p, kept, BATCH, buf) != OTEL_OK) {
+            if (otel__otlp_encode(p ? &p->resource : NULL, kept, BATCH, buf) != OTEL_OK) {
                 fprintf(stderr, "encode failed\n");
                 exit(1);
             }

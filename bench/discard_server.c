@@ -5,7 +5,14 @@
  * as possible so that the benchmark measures the exporter, not the
  * receiver.  Loopback only; one thread per connection.
  *
- *   discard_server [--port N] [--port-file PATH] [--watch-pid PID]
+ * With --grpc it is an OTLP/gRPC sink instead: HTTP/2 with prior knowledge
+ * (h2c), just enough of it for one client: settings and pings are
+ * acknowledged, flow control windows kept open, request headers skipped
+ * unread, and each request stream, once its body ended, is answered with
+ * a fixed header block (:status 200, content-type application/grpc), an
+ * empty ExportTraceServiceResponse and the trailer grpc-status 0.
+ *
+ *   discard_server [--grpc] [--port N] [--port-file PATH] [--watch-pid PID]
  *
  * Prints "listening PORT"; the port file (written atomically) holds
  * "PORT\n".  On SIGTERM or SIGINT it prints "requests N bytes B" on stderr
@@ -140,6 +147,143 @@ out:
     return NULL;
 }
 
+/* ---- gRPC over h2c --------------------------------------------------------*/
+
+enum { H2_DATA = 0, H2_HEADERS = 1, H2_SETTINGS = 4, H2_PING = 6,
+       H2_WINDOW_UPDATE = 8 };
+#define H2_END_STREAM  0x1
+#define H2_ACK         0x1
+#define H2_END_HEADERS 0x4
+
+static void h2_header(char *p, size_t len, int type, int flags,
+                      uint32_t stream)
+{
+    p[0] = (char)(len >> 16);
+    p[1] = (char)(len >> 8);
+    p[2] = (char)len;
+    p[3] = (char)type;
+    p[4] = (char)flags;
+    p[5] = (char)(stream >> 24 & 0x7f);
+    p[6] = (char)(stream >> 16);
+    p[7] = (char)(stream >> 8);
+    p[8] = (char)stream;
+}
+
+static int h2_frame(int fd, int type, int flags, uint32_t stream,
+                    const void *payload, size_t len)
+{
+    char buf[9 + 64];
+
+    h2_header(buf, len, type, flags, stream);
+    memcpy(buf + 9, payload, len);
+    return write_all(fd, buf, 9 + len);
+}
+
+static int h2_window(int fd, uint32_t stream, uint32_t n)
+{
+    char inc[4] = { (char)(n >> 24 & 0x7f), (char)(n >> 16), (char)(n >> 8),
+                    (char)n };
+
+    return h2_frame(fd, H2_WINDOW_UPDATE, 0, stream, inc, 4);
+}
+
+/* The answer to one call: HPACK literals without indexing (no table). */
+static int grpc_answer(int fd, uint32_t stream)
+{
+    static const char head[] =
+        "\x88"                                 /* :status 200 */
+        "\x0f\x10\x10" "application/grpc";      /* content-type */
+    static const char trail[] =
+        "\x00\x0b" "grpc-status" "\x01" "0";
+    static const char msg[5] = { 0 };       /* empty message */
+
+    return h2_frame(fd, H2_HEADERS, H2_END_HEADERS, stream, head,
+                    sizeof(head) - 1)
+           || h2_frame(fd, H2_DATA, 0, stream, msg, sizeof(msg))
+           || h2_frame(fd, H2_HEADERS, H2_END_HEADERS | H2_END_STREAM,
+                       stream, trail, sizeof(trail) - 1);
+}
+
+static int read_full(int fd, char *p, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, p, n);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static void *serve_grpc(void *arg)
+{
+    /* SETTINGS_INITIAL_WINDOW_SIZE (4) = 2^31 - 1: streams never wait */
+    static const char settings[] = { 0, 4, 0x7f, (char)0xff, (char)0xff,
+                                     (char)0xff };
+    int fd = (int)(intptr_t)arg;
+    char *buf = malloc(BUF), hdr[9];
+    unsigned long long body = 0;
+    uint32_t len, stream;
+    int type, flags;
+
+    if (!buf || read_full(fd, buf, 24) || memcmp(buf, "PRI * HTTP/2.0", 14)
+        || h2_frame(fd, H2_SETTINGS, 0, 0, settings, sizeof(settings))
+        || h2_window(fd, 0, 0x7fffffff - 65535)) {
+        goto out;
+    }
+    for (;;) {
+        if (read_full(fd, hdr, 9)) {
+            break;
+        }
+        len = (uint32_t)(unsigned char)hdr[0] << 16
+              | (uint32_t)(unsigned char)hdr[1] << 8 | (unsigned char)hdr[2];
+        type = (unsigned char)hdr[3];
+        flags = (unsigned char)hdr[4];
+        stream = ((uint32_t)(unsigned char)hdr[5] & 0x7f) << 24
+                 | (uint32_t)(unsigned char)hdr[6] << 16
+                 | (uint32_t)(unsigned char)hdr[7] << 8
+                 | (unsigned char)hdr[8];
+        if (len > BUF || read_full(fd, buf, len)) {
+            break;
+        }
+        if (type == H2_SETTINGS && !(flags & H2_ACK)) {
+            if (h2_frame(fd, H2_SETTINGS, H2_ACK, 0, NULL, 0)) {
+                break;
+            }
+        } else if (type == H2_PING && !(flags & H2_ACK)) {
+            if (h2_frame(fd, H2_PING, H2_ACK, 0, buf, len)) {
+                break;
+            }
+        } else if (type == H2_DATA) {
+            body += len;
+            if (len && h2_window(fd, 0, len)) {
+                break;
+            }
+        }
+        if ((type == H2_DATA || type == H2_HEADERS)
+            && (flags & H2_END_STREAM)) {
+            atomic_fetch_add(&n_requests, 1);
+            atomic_fetch_add(&n_bytes, body);
+            body = 0;
+            if (grpc_answer(fd, stream)) {
+                break;
+            }
+        }
+    }
+out:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static int grpc_mode;
+
 static void *accept_loop(void *arg)
 {
     int lfd = (int)(intptr_t)arg, one = 1;
@@ -156,7 +300,8 @@ static void *accept_loop(void *arg)
             exit(1);
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) != 0) {
+        if (pthread_create(&t, NULL, grpc_mode ? serve_grpc : serve,
+                           (void *)(intptr_t)fd) != 0) {
             close(fd);
             continue;
         }
@@ -183,8 +328,10 @@ int main(int argc, char **argv)
             port_file = argv[++i];
         } else if (strcmp(argv[i], "--watch-pid") == 0 && i + 1 < argc) {
             watch = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--grpc") == 0) {
+            grpc_mode = 1;
         } else {
-            fprintf(stderr, "usage: %s [--port N] [--port-file PATH]"
+            fprintf(stderr, "usage: %s [--grpc] [--port N] [--port-file PATH]"
                     " [--watch-pid PID]\n", argv[0]);
             return 2;
         }

@@ -5,18 +5,22 @@
 --   2. the recording-span figure of span_bench.lua (start_as_current_span
 --      + 3 attributes + 1 event + end) with batch + OTLP live, beside the
 --      same with exporter none, and their ratio;
---   3. the worker thread's CPU time per exported span.
+--   3. the worker thread's CPU time per exported span;
+--   4. per protocol (http/protobuf, with gzip, grpc, with gzip, http/json):
+--      the worker's CPU time and the request bytes per exported span; the
+--      gRPC runs go to the same sink in its h2c mode (--grpc).
 -- Figures only, nothing fails on time.  Run from the checkout after make:
 --   LUA_PATH="lua/?.lua;;" LUA_CPATH="build/?.so;;" \
 --       luajit bench/export_bench.lua
 -- It builds $BUILD/discard_server (BUILD defaults to build) when missing.
 -- Optional arguments: spans for (1) (default 1,000,000), spans per run
--- for (2) (default 200,000).
+-- for (2) (default 200,000), spans per protocol for (4) (default 200,000).
 local ffi = require "ffi"
 local otel = require "otel"
 
 local N_E2E = tonumber(arg and arg[1]) or 1000000
 local N_REC = tonumber(arg and arg[2]) or 200000
+local N_PROTO = tonumber(arg and arg[3]) or 200000
 local BUILD = os.getenv("BUILD") or "build"
 local CC = os.getenv("CC") or "cc"
 
@@ -79,26 +83,27 @@ end
 
 -- ---- the sink -------------------------------------------------------------
 
-local server = { bin = BUILD .. "/discard_server" }
+local BIN = BUILD .. "/discard_server"
+local server, grpc_server = {}, {}
 
-local function start_server()
+-- Starts the sink (mode "--grpc" or "") into the table s.
+local function start_server(s, mode)
     local src = "bench/discard_server.c"
-    if not ok("test -x " .. server.bin .. " -a " .. server.bin .. " -nt "
-              .. src) then
-        assert(ok(CC .. " -std=c11 -O2 -Wall -o " .. server.bin .. " "
-                  .. src .. " -lpthread"), "cannot build " .. server.bin)
+    if not ok("test -x " .. BIN .. " -a " .. BIN .. " -nt " .. src) then
+        assert(ok(CC .. " -std=c11 -O2 -Wall -o " .. BIN .. " " .. src
+                  .. " -lpthread"), "cannot build " .. BIN)
     end
     local pf = os.tmpname()
     os.remove(pf)
-    server.port_file, server.log = pf, pf .. ".log"
+    s.port_file, s.log = pf, pf .. ".log"
     -- It exits by itself should this process die without stopping it.
-    server.pid = tonumber(read_cmd(server.bin .. " --port-file " .. pf
+    s.pid = tonumber(read_cmd(BIN .. " " .. mode .. " --port-file " .. pf
         .. " --watch-pid " .. C.otel_xb_getpid() .. " > /dev/null 2> "
-        .. server.log .. " & echo $!"))
+        .. s.log .. " & echo $!"))
     for _ = 1, 500 do
         local p = tonumber(read_file(pf) or "")
         if p then
-            server.url = "http://127.0.0.1:" .. p
+            s.url = "http://127.0.0.1:" .. p
             return
         end
         sleep_ms(10)
@@ -106,20 +111,20 @@ local function start_server()
     error("the discard server did not start")
 end
 
-local function stop_server()
-    if server.pid then
-        os.execute("kill " .. server.pid .. " 2>/dev/null")
+local function stop_server(s)
+    if s.pid then
+        os.execute("kill " .. s.pid .. " 2>/dev/null")
         for _ = 1, 200 do
-            if not ok("kill -0 " .. server.pid .. " 2>/dev/null") then
+            if not ok("kill -0 " .. s.pid .. " 2>/dev/null") then
                 break
             end
             sleep_ms(10)
         end
-        server.pid = nil
+        s.pid = nil
     end
-    if server.port_file then
-        os.remove(server.port_file)
-        os.remove(server.log)
+    if s.port_file then
+        os.remove(s.port_file)
+        os.remove(s.log)
     end
 end
 
@@ -183,10 +188,12 @@ local function run(tracer, n)
     end
 end
 
-local function live_opts(queue)
+local function live_opts(queue, otlp)
+    otlp = otlp or {}
+    otlp.endpoint = otlp.endpoint or server.url
     return {
         exporter = "otlp", processor = "batch", service_name = "bench",
-        otlp = { endpoint = server.url },
+        otlp = otlp,
         batch = { max_queue_size = queue, max_export_batch_size = 512,
                   schedule_delay_ms = 200, export_timeout_ms = 30000 },
     }
@@ -195,9 +202,10 @@ end
 -- 1 + 3: spans/s end to end, and the worker's CPU per exported span.  The
 -- producer runs flat out but waits (sleeps) while the queue is nearly
 -- full, so the rate is what the pipeline sustains without dropping.
-local function end_to_end(n)
+local function end_to_end(n, otlp, sink)
     local QUEUE = 65536
-    otel.setup(live_opts(QUEUE))
+    sink = sink or server
+    otel.setup(live_opts(QUEUE, otlp))
     local tracer = otel.tracer("bench", "1.0")
     run(tracer, 20000)                       -- warm up: JIT, pool, socket
     assert(otel.force_flush(60000))
@@ -213,7 +221,7 @@ local function end_to_end(n)
         local req0 = counter("export_requests")
         local bytes0 = counter("export_bytes")
         local cpu0 = thread_cpu_of(tid)
-        local srv0 = stat_cpu("/proc/" .. server.pid)
+        local srv0 = stat_cpu("/proc/" .. sink.pid)
         local t0 = wall()
         local done = 0
         while done < n do
@@ -236,7 +244,7 @@ local function end_to_end(n)
             requests = counter("export_requests") - req0,
             bytes = counter("export_bytes") - bytes0,
             cpu = thread_cpu_of(tid) - cpu0,
-            server_cpu = stat_cpu("/proc/" .. server.pid) - srv0,
+            server_cpu = stat_cpu("/proc/" .. sink.pid) - srv0,
             dt = dt,
         }
         r.rate = r.exported / dt
@@ -298,8 +306,40 @@ local function commas(x)
     return s
 end
 
+-- 4: the worker's CPU and the request bytes per exported span, for each
+-- protocol, against the sink that speaks it.
+local PROTOCOLS = {
+    { "http/protobuf", { protocol = "http/protobuf" } },
+    { "http/protobuf+gzip", { protocol = "http/protobuf",
+                              compression = "gzip" } },
+    { "grpc", { protocol = "grpc" }, true },
+    { "grpc+gzip", { protocol = "grpc", compression = "gzip" }, true },
+    { "http/json", { protocol = "http/json" } },
+}
+
+local function protocols(n)
+    local cpu = {}
+    for _, p in ipairs(PROTOCOLS) do
+        local sink = p[3] and grpc_server or server
+        local otlp = { endpoint = sink.url }
+        for k, v in pairs(p[2]) do
+            otlp[k] = v
+        end
+        local e = end_to_end(n, otlp, sink)
+        cpu[p[1]] = e.cpu * 1e6 / math.max(e.exported, 1)
+        print(string.format("    %-19s: %5.2f us/span, %6.1f bytes/span,"
+                            .. " %s spans/s, dropped %d", p[1], cpu[p[1]],
+                            e.bytes / math.max(e.exported, 1),
+                            commas(e.rate), e.dropped))
+    end
+    print(string.format("grpc CPU per span / http/protobuf's: %.2f x"
+                        .. " (target <= 1.2x)",
+                        cpu.grpc / cpu["http/protobuf"]))
+end
+
 local function main()
-    start_server()
+    start_server(server, "")
+    start_server(grpc_server, "--grpc")
 
     local e = end_to_end(N_E2E)
     print(string.format("export end-to-end: %s spans/s (target >= 300,000),"
@@ -330,13 +370,17 @@ local function main()
     print(string.format("    (the worker thread, encoding + HTTP; the sink"
                         .. " took %.2f us per span)",
                         e.server_cpu * 1e6 / math.max(e.exported, 1)))
+
+    print("exporter CPU and request bytes per exported span, by protocol:")
+    protocols(N_PROTO)
 end
 
 local okm, err = xpcall(main, debug.traceback)
 if otel.info() then
     otel.shutdown(1000)
 end
-stop_server()
+stop_server(server)
+stop_server(grpc_server)
 if not okm then
     io.stderr:write(err, "\n")
     os.exit(1)

@@ -584,10 +584,11 @@ static void otlp_run(const uint8_t *data, size_t size)
         memcpy(pre, out.buf, out.len);
     }
     len0 = out.len;
-    rc = otel__otlp_encode(p, ot_kept, split, &out);
+    rc = otel__otlp_encode(&p->resource, ot_kept, split, &out);
     FZ_CHECK(rc == OTEL_OK, "encode: %d", rc);
     len1 = out.len;
-    rc = otel__otlp_encode(p, ot_kept + split, ot_n_kept - split, &out);
+    rc = otel__otlp_encode(&p->resource, ot_kept + split,
+                           ot_n_kept - split, &out);
     FZ_CHECK(rc == OTEL_OK, "encode: %d", rc);
     FZ_CHECK(out.len >= len1 && len1 >= len0 && out.len <= out.cap,
              "lengths %zu %zu %zu cap %zu", len0, len1, out.len, out.cap);

@@ -40,8 +40,10 @@ local CFG = {
     processor = 7, exporter = 8, max_queue_size = 9,
     max_export_batch_size = 10, schedule_delay_ms = 11,
     export_timeout_ms = 12, timeout_ms = 13, compression = 14,
-    console_format = 15, console_fd = 16, sdk_disabled = 17,
-    service_name = 32, endpoint = 33,
+    console_format = 15, console_fd = 16, protocol = 17, insecure = 18,
+    sdk_disabled = 19,
+    service_name = 32, endpoint = 33, certificate = 34, client_key = 35,
+    client_certificate = 36,
 }
 
 local i64 = ffi_new("int64_t[1]")
@@ -50,6 +52,7 @@ local EXPORTERS = { none = 0, console = 1, memory = 2, otlp = 3 }
 local PROCESSORS = { simple = 0, batch = 1 }
 local FORMATS = { json = 0, tree = 1, both = 2 }
 local COMPRESSION = { none = 0, gzip = 1 }
+local PROTOCOLS = { ["http/protobuf"] = 0, grpc = 1, ["http/json"] = 2 }
 
 local OPTIONS = {
     service_name = "string", resource = "table", sampler = "table",
@@ -111,7 +114,10 @@ local LIMIT_KEYS = { attribute_count = true, attribute_value_length = true,
 local BATCH_KEYS = { max_queue_size = true, max_export_batch_size = true,
                      schedule_delay_ms = true, export_timeout_ms = true }
 local OTLP_KEYS = { endpoint = true, headers = true, compression = true,
-                    timeout_ms = true }
+                    timeout_ms = true, protocol = true, certificate = true,
+                    client_key = true, client_certificate = true,
+                    insecure = true }
+local OTLP_FILES = { "certificate", "client_key", "client_certificate" }
 local CONSOLE_KEYS = { format = true, fd = true }
 
 local function configure(cfg, opts)
@@ -161,12 +167,34 @@ local function configure(cfg, opts)
     local o = opts.otlp
     if o then
         check_keys(o, OTLP_KEYS, "otlp.")
+        -- the protocol first: the endpoint's URL follows it
+        if o.protocol ~= nil then
+            set_enum(cfg, "protocol", o.protocol, PROTOCOLS, "otlp.protocol")
+        end
+        if o.insecure ~= nil then
+            if type(o.insecure) ~= "boolean" then
+                opt_error("otlp.insecure must be a boolean, got "
+                          .. tostring(o.insecure))
+            end
+            C.otel_config_set_int(cfg, CFG.insecure, o.insecure and 1 or 0)
+        end
         if o.endpoint ~= nil then
+            -- host:port without a scheme only for grpc (otlp.insecure)
             if type(o.endpoint) ~= "string"
+               or (o.protocol ~= "grpc" and not o.endpoint:find("://", 1,
+                                                               true))
                or C.otel_config_set_str(cfg, CFG.endpoint, o.endpoint,
                                         #o.endpoint) ~= 0 then
                 opt_error("otlp.endpoint must be a URL, got "
                           .. tostring(o.endpoint))
+            end
+        end
+        for _, k in ipairs(OTLP_FILES) do
+            local v = o[k]
+            if v ~= nil and (type(v) ~= "string" or v == ""
+               or C.otel_config_set_str(cfg, CFG[k], v, #v) ~= 0) then
+                opt_error("otlp." .. k .. " must be a file name, got "
+                          .. tostring(v))
             end
         end
         if o.headers ~= nil then

@@ -1,4 +1,5 @@
 /* A growing byte buffer with JSON string escaping. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,18 @@ void otel__buf_json_str(otel__buf *b, const char *s, size_t n)
     }
     otel__buf_put(b, s + run, n - run);
     otel__buf_put(b, "\"", 1);
+}
+
+/* proto3 JSON: NaN and the infinities as strings. */
+void otel__buf_json_double(otel__buf *b, double d)
+{
+    if (isnan(d)) {
+        otel__buf_puts(b, "\"NaN\"");
+    } else if (isinf(d)) {
+        otel__buf_puts(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    } else {
+        otel__buf_printf(b, "%.17g", d);
+    }
 }
 
 void otel__buf_free(otel__buf *b)

@@ -315,6 +315,50 @@ static void env_headers(otel_config *cfg, const char *name)
     }
 }
 
+static const char *const protocols[] = {
+    [OTEL_PROTOCOL_HTTP_PROTOBUF] = "http/protobuf",
+    [OTEL_PROTOCOL_GRPC] = "grpc",
+    [OTEL_PROTOCOL_HTTP_JSON] = "http/json",
+};
+
+/* The first of the variables that is set decides; an unsupported value
+ * is reported and the default kept. */
+static void env_protocol(int64_t *out)
+{
+    const char *name = env_name2("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+                                 "OTEL_EXPORTER_OTLP_PROTOCOL");
+    const char *v = env(name);
+    size_t i;
+
+    if (!v) {
+        return;
+    }
+    for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++) {
+        if (strcasecmp(v, protocols[i]) == 0) {
+            *out = (int64_t)i;
+            return;
+        }
+    }
+    otel__warn_config(name, v, "http/protobuf");
+}
+
+static void env_insecure(int64_t *out)
+{
+    const char *name = env_name2("OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+                                 "OTEL_EXPORTER_OTLP_INSECURE");
+
+    if (env(name)) {
+        *out = env_bool(name);
+    }
+}
+
+static char *env_dup2(const char *a, const char *b)
+{
+    const char *v = env(env_name2(a, b));
+
+    return v ? dupn(v, strlen(v)) : NULL;
+}
+
 static void env_compression(const char *name, int64_t *out)
 {
     const char *v = env(name);
@@ -380,17 +424,25 @@ OTEL_API otel_config *otel_config_new(void)
                     &c->otlp_compression);
     env_headers(c, "OTEL_EXPORTER_OTLP_HEADERS");
     env_headers(c, "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
+    env_protocol(&c->otlp_protocol);
+    env_insecure(&c->otlp_insecure);
     if ((v = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))) {
-        c->otlp_endpoint = dupn(v, strlen(v));
+        c->otlp_endpoint_from = OTEL__ENDPOINT_ENV_SIGNAL;
     } else if ((v = env("OTEL_EXPORTER_OTLP_ENDPOINT"))) {
-        c->otlp_endpoint = endpoint_url(v, strlen(v), true);
-    } else {
-        c->otlp_endpoint = dupn("http://localhost:4318/v1/traces",
-                                strlen("http://localhost:4318/v1/traces"));
+        c->otlp_endpoint_from = OTEL__ENDPOINT_ENV_BASE;
     }
+    c->otlp_endpoint_given = v ? dupn(v, strlen(v)) : NULL;
+    c->otlp_certificate = env_dup2("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                                   "OTEL_EXPORTER_OTLP_CERTIFICATE");
+    c->otlp_client_key = env_dup2("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+                                  "OTEL_EXPORTER_OTLP_CLIENT_KEY");
+    c->otlp_client_cert = env_dup2(
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE");
     c->sampler = sampler_from_env();
     otel__arena_init(&c->resource_arena, NULL, 0);
-    if (!c->otlp_endpoint || !c->sampler) {
+    if ((v && !c->otlp_endpoint_given) || !c->sampler
+        || otel__config_resolve(c)) {
         otel_config_free(c);
         return NULL;
     }
@@ -406,6 +458,10 @@ OTEL_API void otel_config_free(otel_config *c)
     }
     free(c->service_name);
     free(c->otlp_endpoint);
+    free(c->otlp_endpoint_given);
+    free(c->otlp_certificate);
+    free(c->otlp_client_key);
+    free(c->otlp_client_cert);
     for (i = 0; i < c->n_headers; i++) {
         free(c->headers[i].name);
         free(c->headers[i].value);
@@ -435,6 +491,8 @@ static int64_t *int_field(otel_config *c, int key)
     case OTEL_CFG_OTLP_COMPRESSION:   return &c->otlp_compression;
     case OTEL_CFG_CONSOLE_FORMAT:     return &c->console_format;
     case OTEL_CFG_CONSOLE_FD:         return &c->console_fd;
+    case OTEL_CFG_OTLP_PROTOCOL:      return &c->otlp_protocol;
+    case OTEL_CFG_OTLP_INSECURE:      return &c->otlp_insecure;
     case OTEL_CFG_SDK_DISABLED:       return &c->disabled;
     default:                          return NULL;
     }
@@ -477,7 +535,9 @@ OTEL_API int otel_config_set_int(otel_config *c, int key, int64_t v)
         || (key == OTEL_CFG_EXPORTER && v > OTEL_EXPORTER_OTLP)
         || (key == OTEL_CFG_OTLP_COMPRESSION && v > 1)
         || (key == OTEL_CFG_CONSOLE_FORMAT && v > 2)
-        || (key == OTEL_CFG_SDK_DISABLED && v > 1)) {
+        || (key == OTEL_CFG_SDK_DISABLED && v > 1)
+        || (key == OTEL_CFG_OTLP_PROTOCOL && v > OTEL_PROTOCOL_HTTP_JSON)
+        || (key == OTEL_CFG_OTLP_INSECURE && v > 1)) {
         return OTEL_EINVAL;
     }
     *f = v;
@@ -487,34 +547,95 @@ OTEL_API int otel_config_set_int(otel_config *c, int key, int64_t v)
 OTEL_API int otel_config_set_str(otel_config *c, int key, const char *v,
                                  size_t len)
 {
+    char **field;
     char *s;
 
-    if (!c || !v) {
+    if (!c || !v || memchr(v, '\0', len)) {
         return OTEL_EINVAL;
     }
     switch (key) {
     case OTEL_CFG_SERVICE_NAME:
-        s = dupn(v, len);
-        if (!s) {
-            return OTEL_ENOMEM;
-        }
-        free(c->service_name);
-        c->service_name = s;
-        return OTEL_OK;
+        field = &c->service_name;
+        break;
     case OTEL_CFG_OTLP_ENDPOINT:
-        if (len == 0 || !memmem(v, len, "://", 3)) {
+        /* A scheme-less host:port is for grpc (otlp.insecure). */
+        if (len == 0 || memchr(v, ' ', len)) {
             return OTEL_EINVAL;
         }
-        s = endpoint_url(v, len, false);
-        if (!s) {
-            return OTEL_ENOMEM;
-        }
-        free(c->otlp_endpoint);
-        c->otlp_endpoint = s;
-        return OTEL_OK;
+        field = &c->otlp_endpoint_given;
+        break;
+    case OTEL_CFG_OTLP_CERTIFICATE:
+        field = &c->otlp_certificate;
+        break;
+    case OTEL_CFG_OTLP_CLIENT_KEY:
+        field = &c->otlp_client_key;
+        break;
+    case OTEL_CFG_OTLP_CLIENT_CERTIFICATE:
+        field = &c->otlp_client_cert;
+        break;
     default:
         return OTEL_EINVAL;
     }
+    s = dupn(v, len);
+    if (!s) {
+        return OTEL_ENOMEM;
+    }
+    free(*field);
+    *field = s;
+    if (key == OTEL_CFG_OTLP_ENDPOINT) {
+        c->otlp_endpoint_from = OTEL__ENDPOINT_OPTION;
+    }
+    return key == OTEL_CFG_OTLP_ENDPOINT ? otel__config_resolve(c) : OTEL_OK;
+}
+
+/*
+ * The URL of the endpoint given, as the specification says for each
+ * protocol.  HTTP: the per-signal variable is used as is, the base one
+ * gets /v1/traces, an option gets it only when it has no path; default
+ * http://localhost:4318/v1/traces.  gRPC: any path is ignored and a URL
+ * without a scheme is https unless insecure; default
+ * http://localhost:4317.  For grpc the result is the origin,
+ * scheme://host:port, to which the exporter adds the method's path.
+ */
+int otel__config_resolve(otel_config *c)
+{
+    const char *g = c->otlp_endpoint_given, *host, *slash;
+    bool grpc = c->otlp_protocol == OTEL_PROTOCOL_GRPC;
+    size_t n, hn;
+    char *url;
+
+    if (!g) {
+        g = grpc ? "http://localhost:4317" : "http://localhost:4318";
+        c->otlp_endpoint_from = OTEL__ENDPOINT_DEFAULT;
+    }
+    n = strlen(g);
+    if (!grpc) {
+        url = c->otlp_endpoint_from == OTEL__ENDPOINT_ENV_SIGNAL
+              ? dupn(g, n)
+              : endpoint_url(g, n, c->otlp_endpoint_from
+                                   != OTEL__ENDPOINT_OPTION);
+    } else {
+        host = memmem(g, n, "://", 3);
+        host = host ? host + 3 : g;
+        slash = memchr(host, '/', n - (size_t)(host - g));
+        hn = slash ? (size_t)(slash - host) : n - (size_t)(host - g);
+        url = malloc(hn + sizeof("https://"));
+        if (url) {
+            if (host == g) {
+                strcpy(url, c->otlp_insecure == 1 ? "http://" : "https://");
+            } else {
+                memcpy(url, g, (size_t)(host - g));
+                url[host - g] = '\0';
+            }
+            strncat(url, host, hn);
+        }
+    }
+    if (!url) {
+        return OTEL_ENOMEM;
+    }
+    free(c->otlp_endpoint);
+    c->otlp_endpoint = url;
+    return OTEL_OK;
 }
 
 OTEL_API int otel_config_add_header(otel_config *c, const char *k, size_t kl,

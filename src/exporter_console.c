@@ -3,7 +3,6 @@
  * SDK's ConsoleSpanExporter (indent 4, ISO times, 0x-prefixed ids).
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,7 +12,7 @@
 
 typedef struct {
     otel__exporter base;
-    otel_provider *provider;
+    const otel__attrs *resource;
     int            fd;
     int            format;     /* 0 json, 1 tree, 2 both */
     pthread_mutex_t lock;      /* the tree is shared with flush */
@@ -61,17 +60,6 @@ static void put_hex(otel__buf *b, const uint8_t *id, size_t n)
     otel__buf_put(b, tmp, 4 + 2 * n);
 }
 
-static void put_double(otel__buf *b, double d)
-{
-    if (isnan(d)) {
-        otel__buf_puts(b, "\"NaN\"");
-    } else if (isinf(d)) {
-        otel__buf_puts(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-    } else {
-        otel__buf_printf(b, "%.17g", d);
-    }
-}
-
 static void put_scalar(otel__buf *b, int type, const otel__value *v,
                        uint32_t e)
 {
@@ -92,7 +80,8 @@ static void put_scalar(otel__buf *b, int type, const otel__value *v,
                                                 ? v->u.ia[e] : v->u.i));
         break;
     default:
-        put_double(b, (v->type & OTEL_VT_ARRAY) ? v->u.da[e] : v->u.d);
+        otel__buf_json_double(b, (v->type & OTEL_VT_ARRAY) ? v->u.da[e]
+                                                           : v->u.d);
         break;
     }
 }
@@ -249,7 +238,7 @@ static int console_export(otel__exporter *e, otel__span *const *spans,
 
     for (i = 0; i < n; i++) {
         if (c->format != 1) {
-            otel__console_json(&b, spans[i], &c->provider->resource);
+            otel__console_json(&b, spans[i], c->resource);
         }
         if (c->format != 0) {
             pthread_mutex_lock(&c->lock);
@@ -297,7 +286,7 @@ static void console_destroy(otel__exporter *e)
 }
 
 otel__exporter *otel__exporter_console_new(const otel_config *cfg,
-                                           otel_provider *p)
+                                           const otel__attrs *resource)
 {
     console_exporter *c = calloc(1, sizeof(*c));
 
@@ -308,7 +297,7 @@ otel__exporter *otel__exporter_console_new(const otel_config *cfg,
     c->base.flush = console_flush;
     c->base.shutdown = console_shutdown;
     c->base.destroy = console_destroy;
-    c->provider = p;
+    c->resource = resource;
     c->fd = (int)cfg->console_fd;
     c->format = (int)cfg->console_format;
     pthread_mutex_init(&c->lock, NULL);

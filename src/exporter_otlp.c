@@ -1,18 +1,21 @@
 /*
- * OTLP/HTTP exporter: protobuf bodies POSTed with libcurl.
+ * The OTLP exporter, for its three protocols: http/protobuf, http/json
+ * and grpc.  It encodes a batch (otlp_encode.c or otlp_json.c), gzips it
+ * when configured, frames it for gRPC (otlp_grpc.c), sends it through the
+ * transport (transport_curl.c) and reads the answer: partial success,
+ * retryable or permanent failure.  Retries back off exponentially with
+ * jitter within the export timeout and honour the server's Retry-After or
+ * gRPC RetryInfo.
  *
- * One easy handle, driven through a multi handle, is reused for every
- * request so the connection stays alive between batches.  The multi
- * interface is there for shutdown: curl_multi_wakeup() interrupts a
- * request that is waiting on a slow collector at once, where an easy
- * perform would only notice at its next progress callback (up to a second
- * later).  Backoff sleeps wait on a condition variable for the same reason.
+ * Failures are told to the operator once per kind (otel__warn_now), not once
+ * per batch; the counters hold the numbers.
  *
  * Not reentrant: the batch worker (or the simple processor, under its
  * lock) calls export_spans() from one thread at a time.  shutdown() may be
  * called from any thread while an export runs.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,63 +26,44 @@
 #include <zlib.h>
 
 #include "otlp.h"
-
-#define DEFAULT_ENDPOINT "http://localhost:4318/v1/traces"
-#define USER_AGENT "OTel-OTLP-Exporter-Lua/" OTEL_VERSION_STRING " (lua-otel)"
+#include "transport.h"
 
 /* Exponential backoff between attempts: 1 s, 2 s, 4 s ... capped, each
  * jittered down to half of it so that workers do not retry in step. */
 #define BACKOFF_INITIAL_MS 1000
 #define BACKOFF_MAX_MS     32000
 
-/* Response bodies beyond this are not kept: a partial_success message
- * that long is not worth holding. */
-#define RESP_MAX 65536
+/* The largest request sent (the collector's default limit); a larger
+ * batch goes in halves. */
+#define REQUEST_MAX ((size_t)64 << 20)
 
 typedef struct {
-    otel__exporter  base;
-    otel_provider  *provider;
-    char           *url;
-    struct curl_slist *headers;
-    bool            gzip;
-    int64_t         export_timeout_ms;     /* 0: no limit */
+    otel__exporter     base;
+    const otel__attrs *resource;
+    otel__transport   *t;
+    int                protocol;
+    bool               gzip;
+    int64_t            export_timeout_ms;   /* 0: no limit */
+    char              *url;
+    char              *broken;      /* why no export can succeed, or NULL */
 
-    /* Handles are made by the first export in a process: a child that
-     * forked after setup must not share the parent's connection. */
-    CURLM          *multi;
-    CURL           *easy;
-    pid_t           pid;
+    otel__buf          body, gz;    /* [gRPC prefix] message */
+    z_stream           zs;
+    bool               zs_ready;
 
-    otel__buf       body, gz;
-    z_stream        zs;
-    bool            zs_ready;
+    /* from the answer's headers and trailers */
+    int64_t            retry_after_ms;  /* -1: none */
+    int                grpc_status;     /* -1: none */
+    char               grpc_message[160];
 
-    char           *resp;
-    size_t          resp_len;
-    int64_t         retry_after_ms;     /* -1: none in the response */
-    uint64_t        rng;
-
-    /* shutdown: wakes a backoff sleep and aborts a request */
-    pthread_mutex_t lock;
-    pthread_cond_t  cond;
-    _Atomic int     stop;
+    char               why[320];    /* the last failure, in words */
+    int                warned;      /* its kind, told once; 0: none */
+    uint64_t           rng;
 } otlp_exporter;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* Kinds of failure, for telling each once. */
+enum { W_TRANSPORT = 1, W_HTTP, W_GRPC, W_PARTIAL, W_BROKEN, W_TOOBIG,
+       W_DEADLINE };
 
 static uint64_t next_rand(otlp_exporter *x)
 {
@@ -90,20 +74,20 @@ static uint64_t next_rand(otlp_exporter *x)
     return x->rng * 0x2545F4914F6CDD1DULL;
 }
 
-/* ---- curl callbacks -------------------------------------------------------*/
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+/* Tells the operator about a failure unless it is the one told last.
+ * kind and code together name it (a curl code, an HTTP or gRPC status). */
+static void report(otlp_exporter *x, int kind, int code)
 {
-    otlp_exporter *x = ud;
-    size_t n = size * nmemb, keep = n;
+    int key = kind << 16 | (code & 0xffff);
 
-    if (x->resp_len + keep > RESP_MAX) {
-        keep = RESP_MAX - x->resp_len;
+    if (key == x->warned) {
+        return;
     }
-    memcpy(x->resp + x->resp_len, p, keep);
-    x->resp_len += keep;
-    return n;
+    x->warned = key;
+    otel__warn_now("export to %s: %s", x->url, x->why);
 }
+
+/* ---- the answer's headers ---------------------------------------------*/
 
 /* Retry-After: delay-seconds or an HTTP-date (RFC 9110 10.2.3). */
 static int64_t parse_retry_after(const char *v, size_t n)
@@ -113,13 +97,6 @@ static int64_t parse_retry_after(const char *v, size_t n)
     time_t t, now;
     size_t i;
 
-    while (n && isspace((unsigned char)*v)) {
-        v++;
-        n--;
-    }
-    while (n && isspace((unsigned char)v[n - 1])) {
-        n--;
-    }
     if (n == 0 || n >= sizeof(buf)) {
         return -1;
     }
@@ -141,223 +118,151 @@ static int64_t parse_retry_after(const char *v, size_t n)
     return t > now ? (int64_t)(t - now) * 1000 : 0;
 }
 
-static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+static bool is(const char *name, size_t nl, const char *want)
 {
-    static const char name[] = "retry-after:";
-    otlp_exporter *x = ud;
-    size_t n = size * nmemb, nl = sizeof(name) - 1;
-
-    if (n > nl && strncasecmp(p, name, nl) == 0) {
-        x->retry_after_ms = parse_retry_after(p + nl, n - nl);
-    }
-    return n;
+    return strlen(want) == nl && strncasecmp(name, want, nl) == 0;
 }
 
-/* Belt and braces for the multi loop's own check: aborts inside curl's
- * work between two polls. */
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut,
-                       curl_off_t un)
+static void on_header(void *ud, const char *k, size_t kl, const char *v,
+                      size_t vl)
 {
     otlp_exporter *x = ud;
+    size_t i;
+    int code = 0;
 
-    OTEL__UNUSED(dt);
-    OTEL__UNUSED(dn);
-    OTEL__UNUSED(ut);
-    OTEL__UNUSED(un);
-    return atomic_load_explicit(&x->stop, memory_order_relaxed) != 0;
-}
-
-/* ---- handles ------------------------------------------------------------*/
-
-static void init_cond(otlp_exporter *x)
-{
-    pthread_condattr_t ca;
-
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&x->cond, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
-static int open_handles(otlp_exporter *x)
-{
-    pid_t pid = getpid();
-    CURLM *multi;
-    CURL *easy;
-
-    if (x->multi && x->pid == pid) {
-        return OTEL_OK;
-    }
-    if (x->multi) {
-        /* A forked child.  The parent's handles are left alone, not cleaned
-         * up: closing them could end the parent's TLS session on the socket
-         * both share.  No child thread has used the lock yet, and a parent
-         * thread may have held it at fork time. */
-        pthread_mutex_init(&x->lock, NULL);
-        init_cond(x);
-        x->multi = NULL;
-        x->easy = NULL;
-    }
-    multi = curl_multi_init();
-    easy = curl_easy_init();
-    if (!multi || !easy) {
-        curl_easy_cleanup(easy);
-        if (multi) {
-            curl_multi_cleanup(multi);
+    if (is(k, kl, "retry-after")) {
+        x->retry_after_ms = parse_retry_after(v, vl);
+    } else if (is(k, kl, "grpc-status")) {
+        for (i = 0; i < vl && i < 4 && isdigit((unsigned char)v[i]); i++) {
+            code = code * 10 + (v[i] - '0');
         }
-        return OTEL_ENOMEM;
+        x->grpc_status = i == vl && vl ? code : 2;  /* else UNKNOWN */
+    } else if (is(k, kl, "grpc-message")) {
+        /* percent-encoded text; shown as sent */
+        snprintf(x->grpc_message, sizeof(x->grpc_message), "%.*s",
+                 (int)(vl < 150 ? vl : 150), v);
+    } else if (is(k, kl, "grpc-status-details-bin")) {
+        x->retry_after_ms = otel__grpc_retry_delay_ms(v, vl);
     }
-    curl_easy_setopt(easy, CURLOPT_URL, x->url);
-    curl_easy_setopt(easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* Only http and https, also across redirects (which OTLP does not
-     * use: a 3xx is an error like any other non-retryable status). */
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS,
-                     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    pthread_mutex_lock(&x->lock);
-    x->multi = multi;
-    x->easy = easy;
-    x->pid = pid;
-    pthread_mutex_unlock(&x->lock);
-    return OTEL_OK;
 }
 
-/* ---- one request ----------------------------------------------------------*/
+/* ---- one attempt ----------------------------------------------------------*/
 
 enum { SENT, RETRY, FAIL, ABORTED };
 
-/* Sends the body once.  Returns SENT with *rejected set, RETRY, FAIL or
- * ABORTED (shutdown). */
-static int request(otlp_exporter *x, const char *body, size_t len,
-                   int64_t timeout_ms, int64_t *rejected)
+static int http_answer(otlp_exporter *x, long status, int64_t *rejected)
 {
-    CURLcode cc = CURLE_OK;
-    CURLMsg *m;
-    long status = 0;
-    int running = 1, left;
+    const char *resp;
+    size_t rlen;
 
-    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t)len);
-    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    x->resp_len = 0;
-    x->retry_after_ms = -1;
-    if (curl_multi_add_handle(x->multi, x->easy) != CURLM_OK) {
-        return FAIL;
-    }
-    otel__stat_add(OTEL_STAT_EXPORT_REQUESTS, 1);
-    otel__stat_add(OTEL_STAT_EXPORT_BYTES, len);
-    for (;;) {
-        if (curl_multi_perform(x->multi, &running) != CURLM_OK) {
-            cc = CURLE_FAILED_INIT;
-            break;
-        }
-        if (!running) {
-            break;
-        }
-        if (atomic_load_explicit(&x->stop, memory_order_acquire)) {
-            curl_multi_remove_handle(x->multi, x->easy);
-            return ABORTED;
-        }
-        /* curl shortens the wait to its own timers (request timeout). */
-        if (curl_multi_poll(x->multi, NULL, 0, 1000, NULL) != CURLM_OK) {
-            cc = CURLE_FAILED_INIT;
-            break;
-        }
-    }
-    while ((m = curl_multi_info_read(x->multi, &left))) {
-        if (m->msg == CURLMSG_DONE && m->easy_handle == x->easy) {
-            cc = m->data.result;
-        }
-    }
-    curl_multi_remove_handle(x->multi, x->easy);
-    switch (cc) {
-    case CURLE_OK:
-        break;
-    case CURLE_ABORTED_BY_CALLBACK:
-        return ABORTED;
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return RETRY;   /* transport errors that may pass */
-    default:
-        return FAIL;    /* bad URL, TLS verification, ... */
-    }
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    resp = otel__transport_body(x->t, &rlen);
     if (status >= 200 && status < 300) {
         /* An undecodable 2xx body is still a success. */
-        if (otel__otlp_decode_response((const uint8_t *)x->resp,
-                                       x->resp_len, rejected, NULL, 0)
+        if ((x->protocol == OTEL_PROTOCOL_HTTP_JSON
+             ? otel__otlp_json_response(resp, rlen, rejected)
+             : otel__otlp_decode_response((const uint8_t *)resp, rlen,
+                                          rejected, NULL, 0))
             || *rejected < 0) {
             *rejected = 0;
         }
         return SENT;
     }
+    snprintf(x->why, sizeof(x->why), "HTTP status %ld", status);
     if (status == 429 || status == 502 || status == 503 || status == 504) {
         return RETRY;
     }
+    report(x, W_HTTP, (int)status);
     return FAIL;
 }
 
-/* Sleeps until mono deadline `until` unless shutdown comes first; returns
- * false on shutdown. */
-static bool backoff_sleep(otlp_exporter *x, int64_t until)
+static int grpc_answer(otlp_exporter *x, long status, int64_t *rejected)
 {
-    struct timespec ts;
-    bool ok;
+    const uint8_t *msg;
+    const char *resp;
+    size_t rlen, mlen;
+    int code = x->grpc_status;
 
-    ts.tv_sec = (time_t)(until / 1000);
-    ts.tv_nsec = (long)(until % 1000) * 1000000;
-    pthread_mutex_lock(&x->lock);
-    while (!atomic_load_explicit(&x->stop, memory_order_relaxed)
-           && mono_ms() < until) {
-        pthread_cond_timedwait(&x->cond, &x->lock, &ts);
+    if (status != 200) {
+        /* Not a gRPC server's answer: the HTTP status decides, mapped as
+         * gRPC's own clients map it. */
+        return http_answer(x, status, rejected);
     }
-    ok = !atomic_load_explicit(&x->stop, memory_order_relaxed);
-    pthread_mutex_unlock(&x->lock);
-    return ok;
+    if (code == OTEL__GRPC_OK) {
+        resp = otel__transport_body(x->t, &rlen);
+        if (otel__grpc_unframe((const uint8_t *)resp, rlen, &msg, &mlen)
+            != 0
+            || otel__otlp_decode_response(msg, mlen, rejected, NULL, 0)
+            || *rejected < 0) {
+            *rejected = 0;
+        }
+        return SENT;
+    }
+    if (code < 0) {
+        snprintf(x->why, sizeof(x->why), "no grpc-status in the answer "
+                 "(is this a gRPC endpoint?)");
+        report(x, W_GRPC, 0xffff);
+        return FAIL;
+    }
+    snprintf(x->why, sizeof(x->why), "grpc-status %d %s%s%s", code,
+             otel__grpc_code_name(code), x->grpc_message[0] ? ": " : "",
+             x->grpc_message);
+    if (otel__grpc_retryable(code, x->retry_after_ms >= 0)) {
+        return RETRY;
+    }
+    report(x, W_GRPC, code);
+    return FAIL;
 }
 
-/* The body to send: the encoded request, gzipped when configured. */
-static int compress_body(otlp_exporter *x, const char **out, size_t *len)
+/* Sends the body once: SENT with *rejected set, RETRY, FAIL or ABORTED. */
+static int attempt(otlp_exporter *x, const char *body, size_t len,
+                   int64_t timeout_ms, int64_t *rejected)
+{
+    bool grpc = x->protocol == OTEL_PROTOCOL_GRPC;
+    char tbuf[48];
+    long status = 0;
+    int r;
+
+    x->retry_after_ms = -1;
+    x->grpc_status = -1;
+    x->grpc_message[0] = '\0';
+    if (grpc && timeout_ms > 0) {
+        otel__grpc_timeout(tbuf, sizeof(tbuf), timeout_ms);
+    }
+    r = otel__transport_send(x->t, body, len, timeout_ms,
+                             grpc && timeout_ms > 0 ? tbuf : NULL, &status);
+    switch (r) {
+    case OTEL__T_ANSWERED:
+        return grpc ? grpc_answer(x, status, rejected)
+                    : http_answer(x, status, rejected);
+    case OTEL__T_ABORTED:
+        return ABORTED;
+    default:
+        snprintf(x->why, sizeof(x->why), "%s",
+                 otel__transport_error(x->t));
+        if (r == OTEL__T_FAIL) {
+            report(x, W_TRANSPORT, 0);
+            return FAIL;
+        }
+        return RETRY;
+    }
+}
+
+/* ---- the request ------------------------------------------------------*/
+
+/* gzips body from offset `from` into gz after the same prefix. */
+static int compress_body(otlp_exporter *x, size_t from)
 {
     uLong bound;
     char *nb;
 
-    if (!x->gzip) {
-        *out = x->body.buf;
-        *len = x->body.len;
-        return OTEL_OK;
-    }
-    if (x->body.len > UINT32_MAX) {
+    if (x->body.len - from > UINT32_MAX) {
         return OTEL_EEXPORT;    /* one deflate() call takes a uInt */
     }
     if (!x->zs_ready) {
         memset(&x->zs, 0, sizeof(x->zs));
         /* windowBits 15 + 16: a gzip wrapper, as Content-Encoding: gzip
-         * means; level 6 is zlib's speed/size default. */
+         * and grpc-encoding: gzip mean; level 6 is zlib's speed/size
+         * default. */
         if (deflateInit2(&x->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16,
                          8, Z_DEFAULT_STRATEGY) != Z_OK) {
             return OTEL_ENOMEM;
@@ -366,7 +271,7 @@ static int compress_body(otlp_exporter *x, const char **out, size_t *len)
     } else {
         deflateReset(&x->zs);
     }
-    bound = deflateBound(&x->zs, (uLong)x->body.len);
+    bound = deflateBound(&x->zs, (uLong)(x->body.len - from)) + from;
     if (x->gz.cap < bound) {
         nb = realloc(x->gz.buf, bound);
         if (!nb) {
@@ -375,23 +280,60 @@ static int compress_body(otlp_exporter *x, const char **out, size_t *len)
         x->gz.buf = nb;
         x->gz.cap = bound;
     }
-    x->zs.next_in = (Bytef *)x->body.buf;
-    x->zs.avail_in = (uInt)x->body.len;
-    x->zs.next_out = (Bytef *)x->gz.buf;
-    x->zs.avail_out = (uInt)x->gz.cap;
+    memcpy(x->gz.buf, x->body.buf, from);
+    x->zs.next_in = (Bytef *)x->body.buf + from;
+    x->zs.avail_in = (uInt)(x->body.len - from);
+    x->zs.next_out = (Bytef *)x->gz.buf + from;
+    x->zs.avail_out = (uInt)(x->gz.cap - from);
     if (deflate(&x->zs, Z_FINISH) != Z_STREAM_END) {
         return OTEL_EEXPORT;
     }
     x->gz.len = x->gz.cap - x->zs.avail_out;
-    *out = x->gz.buf;
-    *len = x->gz.len;
+    return OTEL_OK;
+}
+
+/* Encodes the batch into the request body: *out, *len. */
+static int build(otlp_exporter *x, otel__span *const *spans, size_t n,
+                 const char **out, size_t *len)
+{
+    size_t from = x->protocol == OTEL_PROTOCOL_GRPC ? 5 : 0;
+    otel__buf *b = &x->body;
+    int rc;
+
+    b->len = 0;
+    otel__buf_put(b, "\0\0\0\0\0", from);
+    if (b->oom) {
+        b->oom = false;
+        return OTEL_ENOMEM;
+    }
+    rc = x->protocol == OTEL_PROTOCOL_HTTP_JSON
+         ? otel__otlp_json(x->resource, spans, n, b)
+         : otel__otlp_encode(x->resource, spans, n, b);
+    if (rc) {
+        return rc;
+    }
+    if (b->len - from > REQUEST_MAX) {
+        return OTEL__ETOOBIG;
+    }
+    if (x->gzip) {
+        rc = compress_body(x, from);
+        if (rc) {
+            return rc;
+        }
+        b = &x->gz;
+    }
+    if (from) {
+        otel__grpc_frame((uint8_t *)b->buf, x->gzip, b->len - from);
+    }
+    *out = b->buf;
+    *len = b->len;
     return OTEL_OK;
 }
 
 static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
 {
     otlp_exporter *x = (otlp_exporter *)e;
-    int64_t deadline, now, left, t, delay, backoff = BACKOFF_INITIAL_MS;
+    int64_t now, deadline, left, t, delay, backoff = BACKOFF_INITIAL_MS;
     int64_t rejected = 0;
     const char *body;
     size_t len;
@@ -400,37 +342,37 @@ static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
     if (n == 0) {
         return 0;
     }
-    if (atomic_load_explicit(&x->stop, memory_order_acquire)) {
+    if (otel__transport_stopped(x->t)) {
         return OTEL_ESTATE;
     }
-    if (curl_init_rc != CURLE_OK) {
+    if (x->broken) {
+        snprintf(x->why, sizeof(x->why), "%s", x->broken);
+        report(x, W_BROKEN, 0);
         return OTEL_EEXPORT;
     }
-    now = mono_ms();
+    now = otel__mono_ms();
     deadline = x->export_timeout_ms > 0
                && x->export_timeout_ms < INT64_MAX - now
                ? now + x->export_timeout_ms : INT64_MAX;
-    rc = open_handles(x);
-    if (rc) {
-        return rc;
-    }
-    x->body.len = 0;
-    rc = otel__otlp_encode(x->provider, spans, n, &x->body);
-    if (rc == OTEL_OK) {
-        rc = compress_body(x, &body, &len);
+    rc = build(x, spans, n, &body, &len);
+    if (rc == OTEL__ETOOBIG && n == 1) {
+        snprintf(x->why, sizeof(x->why), "a span larger than the 64 MiB "
+                 "request limit was dropped");
+        report(x, W_TOOBIG, 0);
+        return OTEL_EEXPORT;
     }
     if (rc) {
         return rc;
     }
     for (;;) {
-        now = mono_ms();
-        left = deadline - now;
+        left = deadline - otel__mono_ms();
         if (left <= 0) {
-            return OTEL_ETIMEDOUT;
+            break;
         }
-        t = deadline == INT64_MAX ? 0 : left;   /* curl: 0 is no limit */
-        switch (request(x, body, len, t, &rejected)) {
+        t = deadline == INT64_MAX ? 0 : left;   /* 0 is no limit */
+        switch (attempt(x, body, len, t, &rejected)) {
         case SENT:
+            x->warned = 0;
             return rejected > (int64_t)n ? (int)n : (int)rejected;
         case ABORTED:
             return OTEL_ESTATE;
@@ -438,10 +380,10 @@ static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
             return OTEL_EEXPORT;
         }
         /* RETRY: the greater of our backoff and the server's Retry-After
-         * (as the Go SDK does): a Retry-After may lengthen the wait but
-         * never shorten it, or "Retry-After: 0" from an overloaded
-         * collector would have us retry in a tight loop until the export
-         * deadline. */
+         * or RetryInfo (as the Go SDK does): the server may lengthen the
+         * wait but never shorten it, or "Retry-After: 0" from an
+         * overloaded collector would have us retry in a tight loop until
+         * the export deadline. */
         delay = backoff / 2 + (int64_t)(next_rand(x)
                                         % (uint64_t)(backoff / 2 + 1));
         if (x->retry_after_ms > delay) {
@@ -452,14 +394,16 @@ static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
         }
         /* Never sleep past the export deadline: a retry that cannot
          * start in time is a failure now. */
-        if (mono_ms() + delay >= deadline) {
-            return OTEL_EEXPORT;
+        if (otel__mono_ms() + delay >= deadline) {
+            break;
         }
         otel__stat_add(OTEL_STAT_EXPORT_RETRIES, 1);
-        if (!backoff_sleep(x, mono_ms() + delay)) {
+        if (!otel__transport_sleep(x->t, otel__mono_ms() + delay)) {
             return OTEL_ESTATE;
         }
     }
+    report(x, W_DEADLINE, 0);
+    return OTEL_EEXPORT;
 }
 
 static int otlp_flush(otel__exporter *e, int timeout_ms)
@@ -473,15 +417,7 @@ static int otlp_flush(otel__exporter *e, int timeout_ms)
  * once and later ones do nothing. */
 static void otlp_shutdown(otel__exporter *e)
 {
-    otlp_exporter *x = (otlp_exporter *)e;
-
-    pthread_mutex_lock(&x->lock);
-    atomic_store_explicit(&x->stop, 1, memory_order_release);
-    if (x->multi && x->pid == getpid()) {
-        curl_multi_wakeup(x->multi);
-    }
-    pthread_cond_broadcast(&x->cond);
-    pthread_mutex_unlock(&x->lock);
+    otel__transport_shutdown(((otlp_exporter *)e)->t);
 }
 
 static void otlp_destroy(otel__exporter *e)
@@ -491,22 +427,18 @@ static void otlp_destroy(otel__exporter *e)
     if (!x) {
         return;
     }
-    if (x->multi && x->pid == getpid()) {
-        curl_easy_cleanup(x->easy);
-        curl_multi_cleanup(x->multi);
-    }
-    curl_slist_free_all(x->headers);
+    otel__transport_free(x->t);
     if (x->zs_ready) {
         deflateEnd(&x->zs);
     }
     otel__buf_free(&x->body);
     otel__buf_free(&x->gz);
-    free(x->resp);
     free(x->url);
-    pthread_cond_destroy(&x->cond);
-    pthread_mutex_destroy(&x->lock);
+    free(x->broken);
     free(x);
 }
+
+/* ---- setup ----------------------------------------------------------------*/
 
 /* A header from the configuration, or false for one that would break the
  * request: a bad name, CR or LF (header injection), or one we set. */
@@ -514,7 +446,7 @@ static bool header_ok(const char *k, const char *v)
 {
     static const char *const ours[] = {
         "content-type", "content-length", "content-encoding", "expect",
-        "transfer-encoding", "host"
+        "transfer-encoding", "host", "te", "grpc-encoding", "grpc-timeout"
     };
     const char *c;
     size_t i;
@@ -540,67 +472,77 @@ static bool header_ok(const char *k, const char *v)
     return true;
 }
 
-static int add_line(struct curl_slist **list, const char *line)
+/* The TLS files must be readable: when one is not, every export fails
+ * at once with this reason (told once) instead of a confusing TLS error
+ * per attempt. */
+static char *check_files(const otel_config *cfg)
 {
-    struct curl_slist *nl = curl_slist_append(*list, line);
+    const char *names[] = { "otlp.certificate", "otlp.client_certificate",
+                            "otlp.client_key" };
+    const char *files[] = { cfg->otlp_certificate, cfg->otlp_client_cert,
+                            cfg->otlp_client_key };
+    char why[512];
+    size_t i;
 
-    if (!nl) {
+    for (i = 0; i < 3; i++) {
+        if (files[i] && access(files[i], R_OK) != 0) {
+            snprintf(why, sizeof(why), "%s: cannot read %s: %m; "
+                     "every span is dropped", names[i], files[i]);
+            return strdup(why);
+        }
+    }
+    if (!cfg->otlp_client_cert != !cfg->otlp_client_key) {
+        return strdup("otlp.client_certificate and otlp.client_key go "
+                      "together; every span is dropped");
+    }
+    return NULL;
+}
+
+static int set_headers(otlp_exporter *x, const otel_config *cfg)
+{
+    static const char *const types[] = {
+        [OTEL_PROTOCOL_HTTP_PROTOBUF] = "application/x-protobuf",
+        [OTEL_PROTOCOL_GRPC] = "application/grpc",
+        [OTEL_PROTOCOL_HTTP_JSON] = "application/json",
+    };
+    bool grpc = x->protocol == OTEL_PROTOCOL_GRPC;
+    size_t i;
+
+    if (otel__transport_header(x->t, "Content-Type", types[x->protocol])
+        || (grpc && otel__transport_header(x->t, "TE", "trailers"))
+        || (x->gzip && otel__transport_header(x->t, grpc ? "grpc-encoding"
+                                              : "Content-Encoding", "gzip"))) {
         return OTEL_ENOMEM;
     }
-    *list = nl;
+    for (i = 0; i < cfg->n_headers; i++) {
+        if (header_ok(cfg->headers[i].name, cfg->headers[i].value)
+            && otel__transport_header(x->t, cfg->headers[i].name,
+                                      cfg->headers[i].value)) {
+            return OTEL_ENOMEM;
+        }
+    }
     return OTEL_OK;
 }
 
-static int add_header(struct curl_slist **list, const char *k,
-                      const char *v)
-{
-    size_t kl = strlen(k), vl = strlen(v);
-    char *line = malloc(kl + vl + 3);
-    int rc;
-
-    if (!line) {
-        return OTEL_ENOMEM;
-    }
-    memcpy(line, k, kl);
-    if (vl) {
-        line[kl] = ':';
-        line[kl + 1] = ' ';
-        memcpy(line + kl + 2, v, vl + 1);
-    } else {
-        /* curl's syntax for a header with an empty value */
-        line[kl] = ';';
-        line[kl + 1] = '\0';
-    }
-    rc = add_line(list, line);
-    free(line);
-    return rc;
-}
-
 otel__exporter *otel__exporter_otlp_new(const otel_config *cfg,
-                                        otel_provider *p, int *status)
+                                        const otel__attrs *resource,
+                                        int *status)
 {
+    otel__transport_opts o = { 0 };
     otlp_exporter *x;
-    const char *url;
-    size_t i;
+    char *url = NULL;
     int rc = OTEL_ENOMEM;
 
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK) {
-        rc = OTEL_EEXPORT;
-        goto fail;
-    }
     x = calloc(1, sizeof(*x));
     if (!x) {
         goto fail;
     }
-    pthread_mutex_init(&x->lock, NULL);
-    init_cond(x);
-    atomic_init(&x->stop, 0);
     x->base.export_spans = otlp_export;
     x->base.flush = otlp_flush;
     x->base.shutdown = otlp_shutdown;
     x->base.destroy = otlp_destroy;
-    x->provider = p;
+    x->resource = resource;
+    x->protocol = (int)cfg->otlp_protocol;
     x->gzip = cfg->otlp_compression == 1;
     /* The OTLP timeout bounds one export as a whole, retries included,
      * and so does the processor's export timeout: the smaller wins, and 0
@@ -611,29 +553,43 @@ otel__exporter *otel__exporter_otlp_new(const otel_config *cfg,
             || cfg->bsp_export_timeout_ms < x->export_timeout_ms)) {
         x->export_timeout_ms = cfg->bsp_export_timeout_ms;
     }
-    x->rng = (uint64_t)mono_ms() * 0x9E3779B97F4A7C15ULL
+    x->rng = (uint64_t)otel__mono_ms() * 0x9E3779B97F4A7C15ULL
              ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)x;
     if (!x->rng) {
         x->rng = 1;
     }
-    url = cfg->otlp_endpoint && *cfg->otlp_endpoint ? cfg->otlp_endpoint
-                                                     : DEFAULT_ENDPOINT;
-    x->url = strdup(url);
-    x->resp = malloc(RESP_MAX);
-    if (!x->url || !x->resp) {
+    x->url = strdup(cfg->otlp_endpoint);
+    if (!x->url) {
         goto fail_x;
     }
-    if (add_header(&x->headers, "Content-Type", "application/x-protobuf")
-        || (x->gzip && add_header(&x->headers, "Content-Encoding", "gzip"))
-        || add_line(&x->headers, "Expect:")) {
-        goto fail_x;
-    }
-    for (i = 0; i < cfg->n_headers; i++) {
-        if (header_ok(cfg->headers[i].name, cfg->headers[i].value)
-            && add_header(&x->headers, cfg->headers[i].name,
-                          cfg->headers[i].value)) {
+    if (x->protocol == OTEL_PROTOCOL_GRPC) {
+        url = malloc(strlen(x->url) + sizeof(OTEL__GRPC_PATH));
+        if (!url) {
             goto fail_x;
         }
+        strcpy(url, x->url);
+        strcat(url, OTEL__GRPC_PATH);
+    }
+    o.url = url ? url : x->url;
+    o.http2 = x->protocol == OTEL_PROTOCOL_GRPC;
+    o.ca_file = cfg->otlp_certificate;
+    o.client_cert = cfg->otlp_client_cert;
+    o.client_key = cfg->otlp_client_key;
+    o.on_header = on_header;
+    o.ud = x;
+    x->t = otel__transport_new(&o);
+    free(url);
+    if (!x->t) {
+        rc = OTEL_EEXPORT;
+        goto fail_x;
+    }
+    if (set_headers(x, cfg)) {
+        goto fail_x;
+    }
+    x->broken = check_files(cfg);
+    if (x->broken) {
+        otel__warn_now("%s", x->broken);
+        x->warned = W_BROKEN << 16;
     }
     if (status) {
         *status = OTEL_OK;

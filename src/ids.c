@@ -239,6 +239,14 @@ int64_t otel__now_ns(void)
 }
 #endif
 
+int64_t otel__mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 OTEL_API void otel_ids_random(uint8_t *buf, size_t n)
 {
     if (buf) {

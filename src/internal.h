@@ -139,6 +139,7 @@ void otel__ids_new_trace(uint8_t id[16]);
 void otel__ids_new_span(uint8_t id[8]);
 bool otel__id_valid(const uint8_t *id, size_t n);
 int64_t otel__now_ns(void);
+int64_t otel__mono_ms(void);     /* CLOCK_MONOTONIC, for deadlines */
 
 /* ---- sampler -------------------------------------------------------------*/
 #define OTEL__FLAG_SAMPLED 0x01
@@ -219,7 +220,10 @@ typedef struct otel__span {
 
 enum { OTEL__SPAN_FREE = 0, OTEL__SPAN_LIVE = 1, OTEL__SPAN_ENDED = 2 };
 
-/* Returns a finished span's record to the pool (drops its provider ref). */
+/* ---- the record pool (span_pool.c) --------------------------------------*/
+/* A free record, or NULL when out of memory. */
+otel__span *otel__span_alloc(void);
+/* Returns a finished span's record to the pool. */
 void otel__span_release(otel__span *s);
 /* The same for a batch, straight to the shared pool under one lock: for
  * threads that release but never start spans (the export worker). */
@@ -254,6 +258,10 @@ struct otel__processor {
     void (*destroy)(otel__processor *p);
 };
 
+/* export_spans: the encoded request is larger than the limit; the batch
+ * is sent in halves instead.  Never leaves the core. */
+#define OTEL__ETOOBIG (-100)
+
 /* Exports and settles the accounting of a batch: exported, rejected or
  * failed counters; releases the records unless the exporter keeps them.
  * Returns how many of the spans were not exported. */
@@ -266,10 +274,15 @@ otel__processor *otel__processor_batch_new(otel__exporter *e,
                                            int *status);
 otel__exporter *otel__exporter_none_new(void);
 otel__exporter *otel__exporter_console_new(const otel_config *cfg,
-                                           otel_provider *p);
+                                           const otel__attrs *resource);
 otel__exporter *otel__exporter_memory_new(void);
+/* What the memory exporter holds (span_view.c reads it). */
+size_t otel__memory_count(otel__exporter *e);
+void otel__memory_clear(otel__exporter *e);
+const otel__span *otel__memory_get(otel__exporter *e, size_t i);
 otel__exporter *otel__exporter_otlp_new(const otel_config *cfg,
-                                        otel_provider *p, int *status);
+                                        const otel__attrs *resource,
+                                        int *status);
 
 /* ---- config --------------------------------------------------------------*/
 typedef struct {
@@ -284,8 +297,14 @@ struct otel_config {
     int64_t       otlp_timeout_ms, otlp_compression;
     int64_t       console_format, console_fd;
     int64_t       disabled;          /* OTEL_SDK_DISABLED: the no-op SDK */
+    int64_t       otlp_protocol, otlp_insecure;
     char         *service_name;      /* explicit option, else NULL */
-    char         *otlp_endpoint;     /* resolved URL */
+    /* The endpoint as given, and where from: the URL follows the
+     * protocol, so otel__config_resolve() makes it at provider creation. */
+    char         *otlp_endpoint_given;
+    int           otlp_endpoint_from;    /* OTEL__ENDPOINT_* */
+    char         *otlp_endpoint;     /* resolved URL (grpc: the origin) */
+    char         *otlp_certificate, *otlp_client_key, *otlp_client_cert;
     otel__header *headers;
     size_t        n_headers;
     otel_sampler *sampler;
@@ -293,6 +312,17 @@ struct otel_config {
     otel__attrs   resource;
     otel__arena   resource_arena;
 };
+
+enum {
+    OTEL__ENDPOINT_DEFAULT,
+    OTEL__ENDPOINT_ENV_BASE,    /* OTEL_EXPORTER_OTLP_ENDPOINT */
+    OTEL__ENDPOINT_ENV_SIGNAL,  /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT */
+    OTEL__ENDPOINT_OPTION       /* otlp.endpoint */
+};
+
+/* Makes cfg->otlp_endpoint from the endpoint given and the protocol.
+ * Returns OTEL_OK or OTEL_ENOMEM. */
+int otel__config_resolve(otel_config *cfg);
 
 /* Builds the resource of a provider: environment, then code, then
  * service.name and telemetry.sdk.*. */
@@ -313,6 +343,11 @@ int otel__parse_kv_list(const char *s, size_t len,
 void otel__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void otel__warn_config(const char *what, const char *value,
                        const char *instead);
+/* A failure the export thread meets (a TLS file that cannot be read, a
+ * collector that refuses us): one line written to stderr at once, which
+ * is nginx's error log under nginx.  Callers say each kind once. */
+void otel__warn_now(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* ---- provider -------------------------------------------------------------*/
 struct otel__scope {
@@ -352,6 +387,7 @@ void otel__buf_puts(otel__buf *b, const char *s);
 void otel__buf_printf(otel__buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void otel__buf_json_str(otel__buf *b, const char *s, size_t n);
+void otel__buf_json_double(otel__buf *b, double d);
 void otel__buf_free(otel__buf *b);
 
 /* Console output: one span as JSON; the waterfall of whole traces. */

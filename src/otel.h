@@ -114,10 +114,19 @@ OTEL_API const char *otel_strerror(int status);
 #define OTEL_CFG_OTLP_COMPRESSION    14  /* 0 none, 1 gzip */
 #define OTEL_CFG_CONSOLE_FORMAT      15  /* 0 json, 1 tree, 2 both */
 #define OTEL_CFG_CONSOLE_FD          16
-#define OTEL_CFG_SDK_DISABLED        17  /* 1: bindings give the no-op API */
+#define OTEL_CFG_OTLP_PROTOCOL       17  /* OTEL_PROTOCOL_* */
+#define OTEL_CFG_OTLP_INSECURE       18  /* 1: plain gRPC without scheme */
+#define OTEL_CFG_SDK_DISABLED        19  /* 1: bindings give the no-op API */
 /* string options */
 #define OTEL_CFG_SERVICE_NAME        32
-#define OTEL_CFG_OTLP_ENDPOINT       33  /* full URL, used as is */
+#define OTEL_CFG_OTLP_ENDPOINT       33  /* a URL; see docs */
+#define OTEL_CFG_OTLP_CERTIFICATE    34  /* CA bundle (PEM file) */
+#define OTEL_CFG_OTLP_CLIENT_KEY     35  /* PEM file */
+#define OTEL_CFG_OTLP_CLIENT_CERTIFICATE 36  /* PEM file */
+
+#define OTEL_PROTOCOL_HTTP_PROTOBUF 0
+#define OTEL_PROTOCOL_GRPC          1
+#define OTEL_PROTOCOL_HTTP_JSON     2
 
 #define OTEL_EXPORTER_NONE    0
 #define OTEL_EXPORTER_CONSOLE 1

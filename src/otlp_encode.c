@@ -404,14 +404,7 @@ static void put_scope(wr *w, const otel__scope *sc)
     put_len_prefix(w, F_SS_SCOPE, USED(w) - mark);
 }
 
-/*
- * Orders the spans by scope, scopes in order of first appearance and spans
- * in their given order within one: a stable counting sort.  Fills order[n]
- * with span indexes and first[] with each group's start (first[ng] = n);
- * returns the number of groups.  scopes, gid and first hold n (n + 1)
- * entries.
- */
-static size_t group_by_scope(otel__span *const *spans, size_t n,
+size_t otel__otlp_group(otel__span *const *spans, size_t n,
                              const otel__scope **scopes, uint32_t *gid,
                              uint32_t *first, uint32_t *order)
 {
@@ -451,8 +444,8 @@ static size_t group_by_scope(otel__span *const *spans, size_t n,
     return ng;
 }
 
-int otel__otlp_encode(otel_provider *p, otel__span *const *spans, size_t n,
-                      otel__buf *out)
+int otel__otlp_encode(const otel__attrs *resource, otel__span *const *spans,
+                      size_t n, otel__buf *out)
 {
     const otel__scope **scopes = NULL;
     uint32_t *gid, *first, *order;
@@ -490,7 +483,7 @@ int otel__otlp_encode(otel_provider *p, otel__span *const *spans, size_t n,
         gid = (uint32_t *)(scopes + n);
         first = gid + n;
         order = first + n + 1;
-        ng = group_by_scope(spans, n, scopes, gid, first, order);
+        ng = otel__otlp_group(spans, n, scopes, gid, first, order);
         for (g = ng; g-- > 0;) {
             mark_ss = USED(&w);
             for (i = first[g + 1]; i-- > first[g];) {
@@ -502,9 +495,9 @@ int otel__otlp_encode(otel_provider *p, otel__span *const *spans, size_t n,
         free(scopes);
     }
     mark = USED(&w);
-    if (p) {
-        put_uint_nz(&w, F_RES_DROPPED, p->resource.dropped);
-        put_attrs(&w, F_RES_ATTRS, &p->resource);
+    if (resource) {
+        put_uint_nz(&w, F_RES_DROPPED, resource->dropped);
+        put_attrs(&w, F_RES_ATTRS, resource);
     }
     put_len_prefix(&w, F_RS_RESOURCE, USED(&w) - mark);
     put_len_prefix(&w, F_REQ_RESOURCE_SPANS, USED(&w) - mark_rs);

@@ -49,11 +49,11 @@ static otel__exporter *make_exporter(otel_provider *p, int *rc)
     case OTEL_EXPORTER_NONE:
         return otel__exporter_none_new();
     case OTEL_EXPORTER_CONSOLE:
-        return otel__exporter_console_new(p->cfg, p);
+        return otel__exporter_console_new(p->cfg, &p->resource);
     case OTEL_EXPORTER_MEMORY:
         return otel__exporter_memory_new();
     case OTEL_EXPORTER_OTLP:
-        return otel__exporter_otlp_new(p->cfg, p, rc);
+        return otel__exporter_otlp_new(p->cfg, &p->resource, rc);
     default:
         *rc = OTEL_EINVAL;
         return NULL;
@@ -88,7 +88,8 @@ OTEL_API otel_provider *otel_provider_new(otel_config *cfg, int *status)
         cfg->bsp_max_batch = cfg->bsp_max_queue;
     }
     otel__arena_init(&p->resource_arena, NULL, 0);
-    if (otel__resource_build(cfg, &p->resource, &p->resource_arena)) {
+    if (otel__resource_build(cfg, &p->resource, &p->resource_arena)
+        || otel__config_resolve(cfg)) {
         goto fail_p;
     }
     p->exporter = make_exporter(p, &rc);

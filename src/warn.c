@@ -74,6 +74,24 @@ void otel__warn_config(const char *what, const char *value,
                instead);
 }
 
+void otel__warn_now(const char *fmt, ...)
+{
+    char line[WARN_LEN];
+    va_list ap;
+    int n;
+
+    n = snprintf(line, sizeof(line), "otel: warning: ");
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    n = (int)strlen(line);
+    line[n++] = '\n';
+    /* One write: lines from several threads do not interleave. */
+    if (fwrite(line, 1, (size_t)n, stderr) == (size_t)n) {
+        fflush(stderr);
+    }
+}
+
 OTEL_API void otel_warning_push(const char *msg, size_t len)
 {
     if (msg) {

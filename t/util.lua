@@ -141,6 +141,37 @@ function _M.alive(pid)
     return _M.shell_ok("kill -0 " .. pid .. " 2>/dev/null")
 end
 
+-- util.stderr_of(fn): runs fn with file descriptor 2 sent to a file and
+-- returns what was written there (the core's warnings go there).
+pcall(ffi.cdef, [[
+int otel_tu_dup(int fd) __asm__("dup");
+int otel_tu_dup2(int fd, int to) __asm__("dup2");
+int otel_tu_close(int fd) __asm__("close");
+int otel_tu_open(const char *path, int flags, int mode) __asm__("open");
+]])
+
+function _M.stderr_of(fn)
+    local name = os.tmpname()
+    local fd = ffi.C.otel_tu_open(name, 0x241, 384)  -- WRONLY|CREAT|TRUNC
+    assert(fd >= 0, "cannot open " .. name)
+    io.stderr:flush()
+    local saved = ffi.C.otel_tu_dup(2)
+    ffi.C.otel_tu_dup2(fd, 2)
+    ffi.C.otel_tu_close(fd)
+    local ok, err = pcall(fn)
+    io.stderr:flush()
+    ffi.C.otel_tu_dup2(saved, 2)
+    ffi.C.otel_tu_close(saved)
+    local f = assert(io.open(name))
+    local out = f:read("*a")
+    f:close()
+    os.remove(name)
+    if not ok then
+        error(err, 0)
+    end
+    return out
+end
+
 -- ---- the test receiver (t/receiver) --------------------------------------
 
 local Receiver = {}
@@ -152,8 +183,11 @@ local receivers = {}
 
 -- util.receiver([port | opts]) starts t/receiver/receiver.js and waits
 -- until it answers.  opts: port (0: any free one), tls = { cert = PEM,
--- key = PEM } (HTTPS; r.url is then https://localhost:PORT, whose
--- certificate the caller chose), args (more command-line arguments).
+-- key = PEM, client_ca = PEM (mutual TLS: clients need a certificate of
+-- that CA; the control requests present client_cert / client_key) }
+-- (HTTPS; r.url is then https://localhost:PORT, whose certificate the
+-- caller chose), grpc = true (also OTLP/gRPC: r.grpc_url, with TLS when
+-- tls is given), args (more command-line arguments).
 -- The receiver: r.port, r.url, r.pid, r.log (its stdout and stderr).
 function _M.receiver(opts)
     if type(opts) ~= "table" then
@@ -170,6 +204,15 @@ function _M.receiver(opts)
     if opts.tls then
         args = args .. " --tls-cert " .. _M.quote(opts.tls.cert)
                .. " --tls-key " .. _M.quote(opts.tls.key)
+        if opts.tls.client_ca then
+            args = args .. " --tls-client-ca " .. _M.quote(opts.tls.client_ca)
+        end
+    end
+    local grpc_file = port_file .. ".grpc"
+    if opts.grpc then
+        args = args .. " --grpc-port 0 --grpc-port-file "
+               .. _M.quote(grpc_file)
+        r.grpc_file = grpc_file
     end
     for _, a in ipairs(opts.args or {}) do
         args = args .. " " .. _M.quote(a)
@@ -193,6 +236,20 @@ function _M.receiver(opts)
     -- control and queries go to 127.0.0.1 (with -k over TLS)
     r.base = (opts.tls and "https" or "http") .. "://127.0.0.1:" .. r.port
     r.url = opts.tls and "https://localhost:" .. r.port or r.base
+    if opts.grpc then
+        local gp = _M.wait_for("the receiver's gRPC port file", 15000,
+                               function()
+            local f = io.open(grpc_file)
+            local p = f and tonumber(f:read("*a"))
+            if f then
+                f:close()
+            end
+            return p
+        end)
+        r.grpc_port = gp
+        r.grpc_url = (opts.tls and "https://localhost:" or "http://127.0.0.1:")
+                     .. gp
+    end
     _M.wait_for("the receiver's /health", 10000, function()
         return r:http("GET", "/health", nil, 2) == "ok"
     end)
@@ -203,6 +260,10 @@ end
 function Receiver:http(method, path, body, max_s)
     local cmd = _M.CLEAN .. "curl -sS " .. (self.tls and "-k " or "")
                 .. "-m " .. (max_s or 10) .. " -X " .. method
+    if self.tls and self.tls.client_ca then
+        cmd = cmd .. " --cert " .. _M.quote(self.tls.client_cert)
+              .. " --key " .. _M.quote(self.tls.client_key)
+    end
     if body then
         cmd = cmd .. " -H 'content-type: application/json' --data-binary "
               .. _M.quote(body)
@@ -249,6 +310,9 @@ function Receiver:stop()
     end
     os.remove(self.port_file)
     os.remove(self.log)
+    if self.grpc_file then
+        os.remove(self.grpc_file)
+    end
     self.pid = nil
 end
 
@@ -304,6 +368,23 @@ function _M.check_identity(d)
     end
     assert(d.spans_ended == sum, "accounting: spans_ended="
            .. d.spans_ended .. " but " .. table.concat(parts, " "))
+end
+
+-- util.flushed(snap[, timeout_ms]): force_flush (30 s by default), then
+-- the stats delta since snap, the identity checked and nothing left
+-- queued.  force_flush answers true exactly when no span it waited for
+-- was lost: else nil, "export failed".
+function _M.flushed(snap, timeout_ms)
+    local ok, err = otel.force_flush(timeout_ms or 30000)
+    local d = _M.delta(snap)
+    _M.check_identity(d)
+    assert(d.spans_queued == 0, "still queued: " .. d.spans_queued)
+    local lost = d.spans_dropped_export_failed + d.spans_dropped_rejected
+    assert(ok == (lost == 0 or nil)
+           and err == (lost > 0 and "export failed" or nil),
+           "force_flush answered " .. tostring(ok) .. ", " .. tostring(err)
+           .. " with " .. lost .. " spans lost")
+    return d
 end
 
 -- ---- a Lua child process ------------------------------------------------

@@ -31,7 +31,8 @@ if [ -n "$missing" ]; then
 fi
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$top/t/receiver/node_modules/@opentelemetry/otlp-transformer" ]
+if [ ! -d "$top/t/receiver/node_modules/@opentelemetry/otlp-transformer" ] \
+    || [ ! -d "$top/t/receiver/node_modules/@grpc/grpc-js" ]
 then
     echo "deps: installing the test receiver's npm packages"
     (cd "$top/t/receiver" && npm ci --no-audit --no-fund --loglevel=error)

@@ -3,7 +3,11 @@
  * decodes with the official OpenTelemetry JS protobuf code: plain and
  * gzip bodies, headers, partial success, retries on 503 / a dropped
  * connection / a refused connection, Retry-After past the deadline, a
- * permanent 400, and shutdown interrupting a request that hangs.
+ * permanent 400, and shutdown interrupting a request that hangs; then
+ * the same exporter over OTLP/gRPC (h2c, plain and gzip, UNAVAILABLE then
+ * OK, shutdown during a hanging call) and OTLP/JSON, all of which run the
+ * export thread under ThreadSanitizer too.  gRPC needs the receiver this
+ * test starts itself.
  *
  * It starts the receiver itself (node, from the top of the tree, as
  * t/run.sh runs it), or uses one already running:
@@ -34,6 +38,7 @@
 #define S(x) x, sizeof(x) - 1
 
 static const char *base;
+static const char *grpc_base;    /* NULL: no gRPC receiver */
 
 static int64_t mono_ms(void)
 {
@@ -98,7 +103,7 @@ static int count_of(const char *json, const char *needle)
 /* ---- providers ------------------------------------------------------------*/
 
 typedef struct {
-    int batch, gzip;
+    int batch, gzip, protocol;
     int64_t timeout_ms, export_timeout_ms;
     const char *endpoint;
 } setup;
@@ -112,8 +117,13 @@ static otel_provider *provider(const setup *s)
 
     snprintf(url, sizeof(url), "%s/v1/traces", base);
     otel_config_set_int(cfg, OTEL_CFG_EXPORTER, OTEL_EXPORTER_OTLP);
+    /* the protocol before the endpoint, whose URL follows it */
     otel_config_set_int(cfg, OTEL_CFG_PROCESSOR, s->batch);
     otel_config_set_int(cfg, OTEL_CFG_OTLP_COMPRESSION, s->gzip);
+    otel_config_set_int(cfg, OTEL_CFG_OTLP_PROTOCOL, s->protocol);
+    if (s->protocol == OTEL_PROTOCOL_GRPC) {
+        snprintf(url, sizeof(url), "%s", grpc_base);
+    }
     otel_config_set_int(cfg, OTEL_CFG_BSP_DELAY_MS, 3600000);
     if (s->timeout_ms) {
         otel_config_set_int(cfg, OTEL_CFG_OTLP_TIMEOUT_MS, s->timeout_ms);
@@ -380,6 +390,113 @@ static void shutdown_interrupts(void)
     reset();
 }
 
+/* ---- gRPC and JSON -------------------------------------------------------*/
+
+static void grpc_export(int gzip)
+{
+    setup s = { .batch = 1, .gzip = gzip, .protocol = OTEL_PROTOCOL_GRPC };
+    const char *what = gzip ? "grpc+gzip" : "grpc";
+    otel_provider *p;
+    const char *r;
+    snap a, b;
+    int i;
+
+    reset();
+    take(&a);
+    p = provider(&s);
+    for (i = 0; i < 3; i++) {
+        spans(p, 4, "grpc-span");
+        CHECK(otel_provider_force_flush(p, 10000) == OTEL_OK, "%s: flush %d",
+              what, i);
+    }
+    take(&b);
+    CHECK(D(a, b, OTEL_STAT_SPANS_EXPORTED) == 12
+          && D(a, b, OTEL_STAT_EXPORT_REQUESTS) == 3,
+          "%s: 12 spans in 3 requests", what);
+    r = call("GET", "/requests", NULL);
+    CHECK(count_of(r, "\"grpc\":true") == 3
+          && count_of(r, "\"connection\":") == 3
+          && count_of(r, gzip ? "\"content_encoding\":\"gzip\""
+                              : "\"content_encoding\":\"identity\"") == 3,
+          "%s: 3 gRPC calls, encoding as configured", what);
+    CHECK(strstr(r, "\"x-api-key\":\"s3cret\"") != NULL,
+          "%s: headers as metadata", what);
+    r = call("GET", "/spans", NULL);
+    CHECK(count_of(r, "\"grpc-span\"") == 12,
+          "%s: the official decoder reads 12 spans", what);
+    otel_provider_shutdown(p, 1000);
+    otel_provider_free(p);
+}
+
+static void grpc_unavailable(void)
+{
+    setup s = { .batch = 1, .protocol = OTEL_PROTOCOL_GRPC,
+                .export_timeout_ms = 20000 };
+    otel_provider *p;
+    snap a, b;
+
+    reset();
+    call("POST", "/control/grpc_status", "{\"code\":14,\"times\":1}");
+    p = provider(&s);
+    take(&a);
+    spans(p, 5, "unavailable-span");
+    CHECK(otel_provider_force_flush(p, 30000) == OTEL_OK,
+          "grpc UNAVAILABLE: flush");
+    take(&b);
+    CHECK(D(a, b, OTEL_STAT_SPANS_EXPORTED) == 5
+          && D(a, b, OTEL_STAT_EXPORT_RETRIES) == 1,
+          "grpc UNAVAILABLE then OK: retried once, delivered");
+    otel_provider_shutdown(p, 1000);
+    otel_provider_free(p);
+}
+
+static void grpc_shutdown_interrupts(void)
+{
+    setup s = { .batch = 1, .protocol = OTEL_PROTOCOL_GRPC,
+                .timeout_ms = 30000, .export_timeout_ms = 60000 };
+    otel_provider *p;
+    int64_t t0, took;
+    int rc;
+
+    reset();
+    call("POST", "/control/hang", "{\"times\":-1}");
+    p = provider(&s);
+    spans(p, 5, "hung-grpc-span");
+    otel_provider_force_flush(p, 300);
+    t0 = mono_ms();
+    rc = otel_provider_shutdown(p, 300);
+    took = mono_ms() - t0;
+    CHECK(rc == OTEL_ETIMEDOUT && took < 1500,
+          "hanging grpc call: shutdown(300) returns %s after %lld ms",
+          otel_strerror(rc), (long long)took);
+    otel_provider_free(p);
+    reset();
+}
+
+static void json_export(void)
+{
+    setup s = { .batch = 1, .protocol = OTEL_PROTOCOL_HTTP_JSON };
+    otel_provider *p;
+    const char *r;
+    snap a, b;
+
+    reset();
+    take(&a);
+    p = provider(&s);
+    spans(p, 3, "json-span");
+    CHECK(otel_provider_force_flush(p, 10000) == OTEL_OK, "json: flush");
+    take(&b);
+    CHECK(D(a, b, OTEL_STAT_SPANS_EXPORTED) == 3, "json: 3 spans exported");
+    r = call("GET", "/requests", NULL);
+    CHECK(strstr(r, "\"content_type\":\"application/json\"") != NULL,
+          "json: content type");
+    r = call("GET", "/spans", NULL);
+    CHECK(count_of(r, "\"json-span\"") == 3 && strstr(r, "\"kind\":3"),
+          "json: the official code reads 3 CLIENT spans");
+    otel_provider_shutdown(p, 1000);
+    otel_provider_free(p);
+}
+
 /* ---- the receiver ---------------------------------------------------------*/
 
 static pid_t receiver_pid;
@@ -394,6 +511,8 @@ static void stop_receiver(void)
         waitpid(receiver_pid, NULL, 0);
         snprintf(path, sizeof(path), "%s/port", receiver_dir);
         unlink(path);
+        snprintf(path, sizeof(path), "%s/grpc", receiver_dir);
+        unlink(path);
         rmdir(receiver_dir);
     }
 }
@@ -401,10 +520,10 @@ static void stop_receiver(void)
 /* Starts t/receiver/receiver.js on a free port; returns its URL. */
 static const char *start_receiver(void)
 {
-    static char url[64];
-    char path[64];
+    static char url[64], gurl[64];
+    char path[64], gpath[64];
     int64_t until;
-    int port = 0, fd;
+    int port = 0, gport = 0, fd;
     FILE *f;
 
     if (access("t/receiver/receiver.js", R_OK) != 0
@@ -413,6 +532,7 @@ static const char *start_receiver(void)
         return NULL;
     }
     snprintf(path, sizeof(path), "%s/port", receiver_dir);
+    snprintf(gpath, sizeof(gpath), "%s/grpc", receiver_dir);
     receiver_pid = fork();
     if (receiver_pid == 0) {
         fd = open("/dev/null", O_WRONLY);
@@ -420,7 +540,8 @@ static const char *start_receiver(void)
             dup2(fd, 1);
         }
         execlp("node", "node", "t/receiver/receiver.js", "--port", "0",
-               "--port-file", path, (char *)NULL);
+               "--port-file", path, "--grpc-port", "0", "--grpc-port-file",
+               gpath, (char *)NULL);
         _exit(127);
     }
     if (receiver_pid < 0) {
@@ -433,10 +554,18 @@ static const char *start_receiver(void)
                 port = 0;
             }
             fclose(f);
-            if (port > 0) {
-                snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-                return url;
+        }
+        if ((f = fopen(gpath, "r"))) {
+            if (fscanf(f, "%d", &gport) != 1) {
+                gport = 0;
             }
+            fclose(f);
+        }
+        if (port > 0 && gport > 0) {
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+            snprintf(gurl, sizeof(gurl), "http://127.0.0.1:%d", gport);
+            grpc_base = gurl;
+            return url;
         }
         usleep(20000);
     }
@@ -465,6 +594,13 @@ int main(void)
     retry_503();
     refused();
     shutdown_interrupts();
+    json_export();
+    if (grpc_base) {
+        grpc_export(0);
+        grpc_export(1);
+        grpc_unavailable();
+        grpc_shutdown_interrupts();
+    }
     rc = tap_done();
     stop_receiver();
     return rc;

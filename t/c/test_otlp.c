@@ -263,7 +263,7 @@ static Req *roundtrip(otel_provider *p, otel__span *const *spans, size_t n,
     Req *req;
     int rc;
 
-    rc = otel__otlp_encode(p, spans, n, buf);
+    rc = otel__otlp_encode(p ? &p->resource : NULL, spans, n, buf);
     FIELD(rc == OTEL_OK, "encode: %d", rc);
     req = REQ_UNPACK(NULL, buf->len - len0,
                      (const uint8_t *)buf->buf + len0);

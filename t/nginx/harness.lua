@@ -213,13 +213,18 @@ end
 local Receiver = {}
 Receiver.__index = Receiver
 
-function H.start_receiver(dir)
+-- H.start_receiver([dir[, { grpc = true }]]): with grpc, recv.grpc_url is
+-- its OTLP/gRPC endpoint (h2c).
+function H.start_receiver(dir, o)
     dir = dir or H.tmpdir("recv")
     local portfile = dir .. "/receiver.port"
     local pidfile = dir .. "/receiver.pid"
+    local grpcfile = dir .. "/receiver.grpc-port"
     local script = H.root .. "/t/receiver/receiver.js"
+    local grpc = o and o.grpc and " --grpc-port 0 --grpc-port-file "
+                 .. sh_quote(grpcfile) or ""
     assert(run("node " .. sh_quote(script) .. " --port 0 --port-file "
-               .. sh_quote(portfile) .. " > " .. sh_quote(dir
+               .. sh_quote(portfile) .. grpc .. " > " .. sh_quote(dir
                .. "/receiver.log") .. " 2>&1 & echo $! > "
                .. sh_quote(pidfile)))
     local pid = tonumber(read_file(pidfile))
@@ -236,8 +241,18 @@ function H.start_receiver(dir)
     end
     assert(port, "receiver did not write its port: "
            .. (read_file(dir .. "/receiver.log") or ""))
-    return setmetatable({ pid = pid, port = port, dir = dir,
-                          url = "http://127.0.0.1:" .. port }, Receiver)
+    local r = setmetatable({ pid = pid, port = port, dir = dir,
+                             url = "http://127.0.0.1:" .. port }, Receiver)
+    for _ = 1, grpc ~= "" and 200 or 0 do
+        local gp = tonumber(read_file(grpcfile) or "")
+        if gp then
+            r.grpc_url = "http://127.0.0.1:" .. gp
+            break
+        end
+        H.sleep(0.05)
+    end
+    assert(grpc == "" or r.grpc_url, "receiver did not write its gRPC port")
+    return r
 end
 
 function Receiver:get(path)
@@ -342,10 +357,14 @@ function H.nginx_conf(o)
     }, "\n")
 end
 
--- The otel.setup call of init_worker for an OTLP receiver.
+-- The otel.setup call of init_worker for an OTLP receiver (extra.grpc:
+-- over OTLP/gRPC).
 function H.otlp_setup(recv, extra)
+    local otlp = (extra or {}).grpc
+                 and "protocol = 'grpc', endpoint = '" .. recv.grpc_url .. "'"
+                 or "endpoint = '" .. recv.url .. "'"
     return "require('otel').setup { service_name = 'nginx-test', "
-        .. "exporter = 'otlp', otlp = { endpoint = '" .. recv.url .. "' }, "
+        .. "exporter = 'otlp', otlp = { " .. otlp .. " }, "
         .. "batch = { schedule_delay_ms = " .. ((extra or {}).delay or 100)
         .. ", max_queue_size = " .. ((extra or {}).queue or 65536)
         .. ", max_export_batch_size = " .. ((extra or {}).batch or 512)

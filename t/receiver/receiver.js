@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Test OTLP/HTTP trace receiver for lua-otel's tests.
+// Test OTLP trace receiver for lua-otel's tests: OTLP/HTTP (protobuf and
+// JSON) and, with --grpc-port, OTLP/gRPC on @grpc/grpc-js.
 //
 // Decoding deliberately uses the official OpenTelemetry JS generated protobuf
 // code (@opentelemetry/otlp-transformer, pinned in package.json), never our
@@ -29,14 +30,17 @@ function usage(msg) {
   process.stderr.write(
     'usage: node receiver.js --port N [--host 127.0.0.1] [--port-file PATH]\n' +
     '                        [--keep-alive-timeout MS] [--verbose]\n' +
-    '                        [--tls-cert PEM --tls-key PEM] [--max-records N]\n');
+    '                        [--tls-cert PEM --tls-key PEM] [--max-records N]\n' +
+    '                        [--tls-client-ca PEM] [--grpc-port N]\n' +
+    '                        [--grpc-port-file PATH]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const opts = {
     port: null, host: '127.0.0.1', portFile: null, keepAliveMs: null, verbose: false,
-    tlsCert: null, tlsKey: null, maxRecords: null,
+    tlsCert: null, tlsKey: null, maxRecords: null, tlsClientCa: null,
+    grpcPort: null, grpcPortFile: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -52,6 +56,9 @@ function parseArgs(argv) {
     else if (a === '--tls-cert') opts.tlsCert = next();
     else if (a === '--tls-key') opts.tlsKey = next();
     else if (a === '--max-records') opts.maxRecords = Number(next());
+    else if (a === '--tls-client-ca') opts.tlsClientCa = next();
+    else if (a === '--grpc-port') opts.grpcPort = Number(next());
+    else if (a === '--grpc-port-file') opts.grpcPortFile = next();
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -59,6 +66,10 @@ function parseArgs(argv) {
     usage('--port must be an integer 0..65535');
   }
   if (!opts.tlsCert !== !opts.tlsKey) usage('--tls-cert and --tls-key go together');
+  if (opts.tlsClientCa && !opts.tlsCert) usage('--tls-client-ca needs --tls-cert');
+  if (opts.grpcPort !== null && !(Number.isInteger(opts.grpcPort) && opts.grpcPort >= 0 && opts.grpcPort <= 65535)) {
+    usage('--grpc-port must be an integer 0..65535');
+  }
   if (opts.maxRecords !== null && !(Number.isInteger(opts.maxRecords) && opts.maxRecords >= 0)) {
     usage('--max-records must be an integer >= 0');
   }
@@ -90,6 +101,34 @@ function hexify(v) {
 function decodeRequest(buf) {
   const msg = ExportTraceServiceRequest.decode(buf);
   return hexify(ExportTraceServiceRequest.toObject(msg, TO_OBJECT));
+}
+
+// OTLP/JSON: ids are hex where protobuf's JSON mapping has base64, so they
+// are turned into bytes before the official code's fromObject() reads the
+// rest (camelCase names, int64 as strings, enums as integers).  A field
+// name it does not know is reported, not silently dropped.
+const JSON_IDS = new Set(['traceId', 'spanId', 'parentSpanId']);
+
+function idsToBytes(v, where) {
+  if (Array.isArray(v)) return v.map((x) => idsToBytes(x, where));
+  if (v === null || typeof v !== 'object') return v;
+  const out = {};
+  for (const k of Object.keys(v)) {
+    if (JSON_IDS.has(k)) {
+      if (typeof v[k] !== 'string' || !/^([0-9a-f]{2})*$/.test(v[k])) throw new Error(`${where}.${k} is not lower-case hex`);
+      out[k] = Buffer.from(v[k], 'hex');
+    } else out[k] = idsToBytes(v[k], `${where}.${k}`);
+  }
+  return out;
+}
+
+function decodeJSONRequest(buf) {
+  const obj = idsToBytes(JSON.parse(buf.toString('utf8')), 'request');
+  const msg = ExportTraceServiceRequest.fromObject(obj);
+  const err = ExportTraceServiceRequest.verify(msg);
+  if (err) throw new Error(err);
+  // Round trip through the wire format: what a collector would hold.
+  return decodeRequest(ExportTraceServiceRequest.encode(msg).finish());
 }
 
 // Without the `long` package protobufjs silently decodes 64-bit ints as JS
@@ -340,7 +379,8 @@ async function handleTrace(req, res, pathname) {
   if (tooBig) {
     status = 413;
     rec.error = `body larger than ${MAX_BODY} bytes`;
-  } else if (mediaType(rec.content_type) !== 'application/x-protobuf') {
+  } else if (mediaType(rec.content_type) !== 'application/x-protobuf'
+             && mediaType(rec.content_type) !== 'application/json') {
     status = 415;
     rec.error = `unsupported content-type ${JSON.stringify(rec.content_type)}`;
   } else {
@@ -356,7 +396,7 @@ async function handleTrace(req, res, pathname) {
       if (opts.maxRecords !== 0) state.raws.set(rec.seq, raw);
       rec.raw_size = raw.length;
       try {
-        rec.decoded = decodeRequest(raw);
+        rec.decoded = mediaType(rec.content_type) === 'application/json' ? decodeJSONRequest(raw) : decodeRequest(raw);
         rec.spans = countSpans(rec.decoded);
       } catch (e) {
         status = 400;
@@ -415,14 +455,182 @@ async function handleTrace(req, res, pathname) {
     rec.fault = rec.fault ? `${rec.fault}+partial` : 'partial';
     resp.partialSuccess = { rejectedSpans: partial.rejected, errorMessage: partial.message };
   }
+  if (mediaType(rec.content_type) === 'application/json') {
+    // The JSON mapping of the answer, int64 as a string as collectors write it.
+    const out = {};
+    if (resp.partialSuccess) {
+      out.partialSuccess = { rejectedSpans: String(partial.rejected), errorMessage: partial.message };
+    }
+    sendJSON(res, 200, out);
+  } else {
+    const out = encodeResponse(resp);
+    res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': out.length });
+    res.end(out);
+  }
+  accept(rec, pathname);
+}
+
+function encodeResponse(resp) {
   const out = ExportTraceServiceResponse.encode(ExportTraceServiceResponse.fromObject(resp)).finish();
-  res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': out.length });
-  res.end(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-  rec.answered = 200;
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function accept(rec, where) {
+  rec.answered = rec.answered || 200;
   rec.accepted = true;
   state.total.accepted++;
   state.total.spans += rec.spans;
-  if (opts.verbose) log(`#${rec.seq} ${pathname} accepted ${rec.spans} span(s)`);
+  if (opts.verbose) log(`#${rec.seq} ${where} accepted ${rec.spans} span(s)`);
+}
+
+// ---------------------------------------------------------------- gRPC
+
+const grpc = require('@grpc/grpc-js');
+
+const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const sessions = new WeakMap(); // http2 session -> connection number
+let nSessions = 0;
+
+// The http2-level call under grpc-js's wrappers: the stream (for resets and
+// the connection), the request's grpc-encoding and deadline.
+function baseCall(call) {
+  let c = call.call;
+  for (let i = 0; c && i < 8; i++) {
+    if (c.stream) return c;
+    c = c.nextCall;
+  }
+  return null;
+}
+
+function varint(n) {
+  const out = [];
+  let x = BigInt(n);
+  while (x >= 0x80n) { out.push(Number(x & 0x7fn) | 0x80); x >>= 7n; }
+  out.push(Number(x));
+  return out;
+}
+
+function lenField(field, bytes) {
+  return [...varint((field << 3) | 2), ...varint(bytes.length), ...bytes];
+}
+
+// google.rpc.Status { code, message, details: [Any(RetryInfo {retry_delay})] }
+// for grpc-status-details-bin, built by hand: no google.rpc protos here.
+function statusDetails(code, message, delayMs) {
+  const duration = [...varint(1 << 3), ...varint(Math.floor(delayMs / 1000)),
+    ...varint(2 << 3), ...varint((delayMs % 1000) * 1e6)];
+  const retryInfo = lenField(1, duration);
+  const any = [...lenField(1, [...Buffer.from('type.googleapis.com/google.rpc.RetryInfo')]), ...lenField(2, retryInfo)];
+  return Buffer.from([...varint(1 << 3), ...varint(code), ...lenField(2, [...Buffer.from(message)]), ...lenField(3, any)]);
+}
+
+CONTROL_MODES.grpc_status = (b) => {
+  const code = Number(b.code);
+  if (!Number.isInteger(code) || code < 1 || code > 16) throw new Error('code must be a gRPC status code 1..16');
+  const m = { code, message: b.message === undefined ? '' : String(b.message) };
+  if (b.retry_delay_ms !== undefined) m.retry_delay_ms = Number(b.retry_delay_ms);
+  return m;
+};
+
+async function handleGrpc(call, callback) {
+  const base = baseCall(call);
+  const stream = base && base.stream;
+  const session = stream && stream.session;
+  if (session && !sessions.has(session)) sessions.set(session, ++nSessions);
+  const raw = call.request;
+  const rec = {
+    seq: ++state.seq, time_ms: Date.now(), method: 'POST', path: EXPORT_PATH,
+    headers: call.metadata.getMap(), content_type: 'application/grpc',
+    content_encoding: base ? base.incomingEncoding : null,
+    grpc_timeout_ms: base && Number.isFinite(base.deadline) ? base.deadline - Date.now() : null,
+    connection: session ? sessions.get(session) : null,
+    body_size: raw.length, raw_size: raw.length, spans: 0, decoded: null, error: null, fault: null,
+    answered: null, accepted: false, grpc: true,
+  };
+  addRecord(rec);
+  if (opts.maxRecords !== 0) state.raws.set(rec.seq, raw);
+  let bad = null;
+  try {
+    rec.decoded = decodeRequest(raw);
+    rec.spans = countSpans(rec.decoded);
+  } catch (e) {
+    bad = `decode failed: ${e.message}`;
+    rec.error = bad;
+    log(`#${rec.seq} grpc: ${bad}`);
+  }
+  const fail = (code, message, metadata) => {
+    rec.answered = code;
+    callback({ code, details: message, metadata });
+  };
+  const close = consume('close');
+  if (close) {
+    // reset: the connection goes (TCP RST); else the stream is reset
+    // (RST_STREAM) with the connection left up.
+    rec.fault = close.reset ? 'reset' : 'close';
+    if (close.reset && session) session.socket.resetAndDestroy();
+    else if (stream) stream.close(require('http2').constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  if (consume('hang')) {
+    rec.fault = 'hang';
+    call.on('cancelled', () => { rec.client_gone = true; });
+    return;
+  }
+  const slow = consume('slow');
+  if (slow) {
+    rec.fault = 'slow';
+    await new Promise((r) => setTimeout(r, slow.delay_ms));
+    if (call.cancelled) { rec.client_gone = true; return; }
+  }
+  const forced = consume('grpc_status');
+  if (forced) {
+    rec.fault = rec.fault ? `${rec.fault}+grpc_status` : 'grpc_status';
+    const md = new grpc.Metadata();
+    if (forced.retry_delay_ms !== undefined) {
+      md.set('grpc-status-details-bin', statusDetails(forced.code, forced.message, forced.retry_delay_ms));
+    }
+    return fail(forced.code, forced.message, md);
+  }
+  if (bad) return fail(grpc.status.INVALID_ARGUMENT, bad);
+  const resp = {};
+  const partial = consume('partial');
+  if (partial) {
+    rec.fault = rec.fault ? `${rec.fault}+partial` : 'partial';
+    resp.partialSuccess = { rejectedSpans: partial.rejected, errorMessage: partial.message };
+  }
+  rec.answered = 0;
+  callback(null, encodeResponse(resp));
+  accept(rec, 'grpc');
+}
+
+function grpcCredentials() {
+  if (!opts.tlsCert) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(
+    opts.tlsClientCa ? fs.readFileSync(opts.tlsClientCa) : null,
+    [{ cert_chain: fs.readFileSync(opts.tlsCert), private_key: fs.readFileSync(opts.tlsKey) }],
+    !!opts.tlsClientCa);
+}
+
+function startGrpc() {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': MAX_BODY });
+  const id = (b) => b;
+  server.addService({
+    Export: {
+      path: EXPORT_PATH, requestStream: false, responseStream: false,
+      requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id,
+    },
+  }, {
+    Export: (call, callback) => handleGrpc(call, callback).catch((e) => {
+      log(`grpc: ${e && e.stack ? e.stack : e}`);
+      callback({ code: grpc.status.INTERNAL, details: 'receiver error' });
+    }),
+  });
+  server.bindAsync(`${opts.host}:${opts.grpcPort}`, grpcCredentials(), (err, port) => {
+    if (err) { log(`grpc bind: ${err.message}`); process.exit(1); }
+    if (opts.grpcPortFile) writePortFile(opts.grpcPortFile, port);
+    process.stdout.write(`grpc listening ${port}\n`);
+  });
+  return server;
 }
 
 async function handleControl(req, res, name) {
@@ -478,6 +686,7 @@ async function handle(req, res) {
       spans: acc.reduce((n, r) => n + r.spans, 0),
       total: state.total,
       tls_client_errors: state.tlsClientErrors,
+      grpc_connections: nSessions,
     });
   }
   if (m === 'GET' && p === '/control') return sendJSON(res, 200, state.modes);
@@ -510,9 +719,14 @@ function main() {
       else res.destroy();
     });
   };
-  const server = opts.tlsCert
-    ? https.createServer({ cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) }, handler)
-    : http.createServer(handler);
+  const tlsOpts = opts.tlsCert && { cert: fs.readFileSync(opts.tlsCert), key: fs.readFileSync(opts.tlsKey) };
+  if (opts.tlsClientCa) {
+    // mutual TLS: a client without a certificate from this CA is refused
+    // in the handshake (counted in tls_client_errors).
+    Object.assign(tlsOpts, { ca: fs.readFileSync(opts.tlsClientCa), requestCert: true, rejectUnauthorized: true });
+  }
+  const server = tlsOpts ? https.createServer(tlsOpts, handler) : http.createServer(handler);
+  const grpcServer = opts.grpcPort !== null ? startGrpc() : null;
   // A client that rejects our certificate ends the handshake: counted.
   server.on('tlsClientError', (err) => {
     state.tlsClientErrors++;
@@ -541,6 +755,7 @@ function main() {
     if (stopping) return;
     stopping = true;
     if (opts.verbose) log(`${sig}: stopping`);
+    if (grpcServer) grpcServer.forceShutdown();
     server.close(() => process.exit(0));
     // Hanging/slow requests and idle keep-alive sockets would hold close() open.
     server.closeAllConnections();
