@@ -114,7 +114,7 @@ local OTLP_KEYS = { endpoint = true, headers = true, compression = true,
                     timeout_ms = true }
 local CONSOLE_KEYS = { format = true, fd = true }
 
-local function configure(cfg, opts)
+local function configure(cfg, opts, externs)
     if opts.service_name ~= nil then
         local v = opts.service_name
         C.otel_config_set_str(cfg, CFG.service_name, v, #v)
@@ -141,10 +141,12 @@ local function configure(cfg, opts)
         end
     end
     if opts.sampler ~= nil then
-        if not sampler.is_sampler(opts.sampler) then
-            opt_error("sampler must come from otel.sampler")
+        local s = sampler._as_sampler(opts.sampler)
+        if not s then
+            opt_error("sampler must come from otel.sampler (or be a "
+                      .. "function or a table with should_sample)")
         end
-        C.otel_config_set_sampler(cfg, sampler.build(opts.sampler))
+        C.otel_config_set_sampler(cfg, sampler.build(s, externs))
     end
     if opts.limits then
         set_group(cfg, opts.limits, LIMIT_KEYS, "limits.")
@@ -224,6 +226,7 @@ local function adopt(opts)
     state.provider = ffi_gc(p, C.otel_provider_unref)
     state.adopted = true
     state.strict = opts.strict == true
+    state.sampling = sampler._info(p, nil)
     state.epoch = state.epoch + 1
     return true
 end
@@ -246,7 +249,8 @@ function _M.setup(opts)
             error("otel.setup: unknown option " .. tostring(k), 2)
         end
         if type(v) ~= want
-           and not (k == "provider" and type(v) == "userdata") then
+           and not (k == "provider" and type(v) == "userdata")
+           and not (k == "sampler" and type(v) == "function") then
             error("otel.setup: option " .. k .. " must be a " .. want
                   .. ", got " .. type(v), 2)
         end
@@ -261,7 +265,8 @@ function _M.setup(opts)
     if cfg == nil then
         error("otel.setup: out of memory", 2)
     end
-    local ok, err = pcall(configure, cfg, opts)
+    local externs = {}
+    local ok, err = pcall(configure, cfg, opts, externs)
     if not ok then
         C.otel_config_free(cfg)
         warn.flush()
@@ -284,6 +289,7 @@ function _M.setup(opts)
     end
     state.provider = ffi_gc(p, release)
     state.strict = opts.strict == true
+    state.sampling = sampler._info(p, externs)
     state.epoch = state.epoch + 1
     return true
 end

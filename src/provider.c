@@ -84,6 +84,7 @@ OTEL_API otel_provider *otel_provider_new(otel_config *cfg, int *status)
     p->sampler = cfg->sampler;
     cfg->sampler = NULL;
     otel__sampler_bind(p->sampler, p->sampler_keys, &p->n_sampler_keys);
+    p->sampler_simple = otel__sampler_is_simple(p->sampler);
     if (cfg->bsp_max_batch > cfg->bsp_max_queue) {
         cfg->bsp_max_batch = cfg->bsp_max_queue;
     }

@@ -306,6 +306,20 @@ function _M.check_identity(d)
            .. d.spans_ended .. " but " .. table.concat(parts, " "))
 end
 
+-- Runs fn with the warnings of otel.warn it gives collected (returned)
+-- instead of printed.
+function _M.warnings_of(fn)
+    local warn = require "otel.warn"
+    local got, write = {}, warn.write
+    warn.write = function(msg) got[#got + 1] = msg end
+    local ok, err = pcall(fn)
+    warn.write = write
+    if not ok then
+        error(err, 0)
+    end
+    return got
+end
+
 -- ---- a Lua child process ------------------------------------------------
 
 -- util.run_lua(code[, env[, max_s]]) runs code in a fresh LuaJIT with

@@ -49,7 +49,20 @@ otel_sampler *otel_sampler_trace_id_ratio(double ratio);
 otel_sampler *otel_sampler_parent_based(otel_sampler *root,
         otel_sampler *remote_sampled, otel_sampler *remote_not_sampled,
         otel_sampler *local_sampled, otel_sampler *local_not_sampled);
+otel_sampler *otel_sampler_rules(otel_sampler *fallback);
+int  otel_sampler_rules_add(otel_sampler *rules, otel_sampler *action);
+int  otel_sampler_rule_match(otel_sampler *rules, int i, int op,
+                             const char *key, size_t kl, const char *v,
+                             size_t vl);
+otel_sampler *otel_sampler_extern(int id, const char *desc, size_t dl);
 size_t otel_sampler_describe(const otel_sampler *s, char *buf, size_t cap);
+
+void otel_sampling_input(const char *const *vals, const size_t *lens,
+                         int n);
+int  otel_sampling_run(otel_tracer *t, const otel_span_handle *parent,
+                       const char *name, size_t nl, int kind,
+                       uint8_t *trace_id);
+void otel_sampling_preset(const uint8_t *trace_id, int decision);
 void otel_sampler_free(otel_sampler *s);
 
 size_t otel_warning_next(char *buf, size_t cap);
@@ -65,6 +78,8 @@ void otel_provider_ref(otel_provider *p);
 void otel_provider_unref(otel_provider *p);
 size_t otel_provider_describe(const otel_provider *p, int what, char *buf,
                               size_t cap);
+size_t otel_provider_sampler_key(const otel_provider *p, int i, char *buf,
+                                 size_t cap);
 
 int  otel_span_start(otel_tracer *t, const otel_span_handle *parent,
                      const char *name, size_t nl, int kind,

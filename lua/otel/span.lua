@@ -253,6 +253,8 @@ local function span_context(h)
     }, SpanContext)
 end
 
+_M.span_context = span_context
+
 -- A handle from ids in hex: for span contexts built by hand and links.
 local function handle_from_hex(trace_id, span_id, flags, remote)
     local h = handle_t()

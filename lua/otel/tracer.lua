@@ -3,6 +3,7 @@ local ffi = require "ffi"
 local base = require "otel.ffi"
 local span = require "otel.span"
 local context = require "otel.context"
+local sampler = require "otel.sampler"
 
 local C = base.C
 local state = base.state
@@ -40,6 +41,8 @@ local function core(t)
         local name, version = t.name, t.version
         t.c = p and C.otel_provider_tracer(p, name, #name, version,
                                            #version) or nil
+        -- nil unless the sampler reads start attributes or runs Lua
+        t.sampling = p and state.sampling or false
         t.epoch = state.epoch
     end
     return t.c
@@ -47,7 +50,7 @@ end
 
 function _M.new(name, version)
     return setmetatable({ name = name, version = version or "", c = nil,
-                          epoch = -1 }, Tracer)
+                          epoch = -1, sampling = false }, Tracer)
 end
 
 -- opts.parent: nil (current), false (new root), a span, a span context or
@@ -153,7 +156,13 @@ function Tracer:start_span(name, opts)
         parent = context.current_span()
     end
     local h = handle_t()
-    C.otel_span_start(core(self), parent, name, #name, kind, start, h)
+    local c = core(self)
+    local add, ts
+    if self.sampling then
+        add, ts = sampler._prepare(self.sampling, c, parent, name, kind,
+                                   opts)
+    end
+    C.otel_span_start(c, parent, name, #name, kind, start, h)
     if h.recording == 1 then
         ffi_gc(h, C.otel_span_abandon)
     end
@@ -162,6 +171,9 @@ function Tracer:start_span(name, opts)
     end
     if opts ~= nil then
         apply_opts(h, opts, 2)
+    end
+    if add or ts then
+        sampler._finish(h, add, ts)
     end
     return h
 end
@@ -217,8 +229,14 @@ local function scoped(self, name, opts, fn, args)
         end
     end
     local h = handle_t()
-    local depth = C.otel_scope_start(core(self), r.st, parent, name, #name,
-                                     kind, start, h)
+    local c = core(self)
+    local add, ts
+    if self.sampling then
+        add, ts = sampler._prepare(self.sampling, c, parent or r[r.n],
+                                   name, kind, opts)
+    end
+    local depth = C.otel_scope_start(c, r.st, parent, name, #name, kind,
+                                     start, h)
     if depth < 0 then
         error("otel: cannot start span: " .. base.strerror(depth), 2)
     end
@@ -239,6 +257,9 @@ local function scoped(self, name, opts, fn, args)
     end
     if opts ~= nil then
         apply_opts(h, opts, 2)
+    end
+    if add or ts then
+        sampler._finish(h, add, ts)
     end
     if args == nil then
         return scope_exit(r, depth, h, xpcall(fn, on_error, h))

@@ -3,22 +3,13 @@
 -- description, invalid tracer names.
 local otel = require "otel"
 local util = require "util"
-local warn = require "otel.warn"
 
 local P = otel.propagation
 local tracer = otel.tracer("spec.conformance")
 local T = "4bf92f3577b34da6a3ce929d0e0e4736"
 local S = "00f067aa0ba902b7"
 
--- Runs fn with the warnings it gives collected (returned).
-local function warnings_of(fn)
-    local got, write = {}, warn.write
-    warn.write = function(msg) got[#got + 1] = msg end
-    local ok, err = pcall(fn)
-    warn.write = write
-    assert(ok, err)
-    return got
-end
+local warnings_of = util.warnings_of
 
 describe("W3C Trace Context level 2", function()
     before_each(function() util.setup() end)
@@ -55,6 +46,7 @@ describe("W3C Trace Context level 2", function()
        function()
         local root = tracer:start_span("root")
         assert.are.equal(3, root:context().trace_flags)
+        root:finish()
         local unsampled
         util.setup({ sampler = otel.sampler.always_off() })
         unsampled = tracer:start_span("root")
@@ -62,6 +54,7 @@ describe("W3C Trace Context level 2", function()
         local out = {}
         P.inject(out, otel.context.with_span(unsampled))
         assert.matches("%-02$", out.traceparent)
+        unsampled:finish()
     end)
 end)
 
