@@ -9,6 +9,7 @@ local memory = require "otel.memory"
 local propagation = require "otel.propagation"
 local baggage = require "otel.baggage"
 local warn = require "otel.warn"
+local tracestate = require "otel.tracestate"
 
 local C = base.C
 local state = base.state
@@ -29,6 +30,7 @@ local _M = {
     memory = memory,
     propagation = propagation,
     baggage = baggage,
+    tracestate = tracestate,
     -- called by setup with its options (propagators)
     setup_hook = propagation.setup_hook,
 }

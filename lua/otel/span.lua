@@ -19,6 +19,7 @@ local pairs = pairs
 local next = next
 local error = error
 local setmetatable = setmetatable
+local rawget = rawget
 local traceback = debug.traceback
 
 local VT_STRING, VT_BOOL, VT_INT, VT_DOUBLE =
@@ -47,8 +48,12 @@ local tstate = setmetatable({}, { __mode = "k" })
 _M.tstate = tstate
 _M.has_ts = false
 
+-- ts: a string or an otel.tracestate object.
 function _M.set_trace_state(h, ts)
-    if ts and ts ~= "" then
+    if type(ts) == "table" and type(ts.string) == "function" then
+        ts = ts:string()
+    end
+    if type(ts) == "string" and ts ~= "" then
         tstate[h] = ts
         _M.has_ts = true
         if h.recording == 1 then
@@ -222,8 +227,29 @@ end
 _M.hex = hex
 
 local SpanContext = {}
-SpanContext.__index = SpanContext
 _M.SpanContext = SpanContext
+
+-- trace_id_bytes and span_id_bytes (16 and 8 raw bytes), made when read.
+local BYTES = { trace_id_bytes = { "trace_id", 16 },
+                span_id_bytes = { "span_id", 8 } }
+local rawbuf = ffi_new("uint8_t[16]")
+
+SpanContext.__index = function(t, k)
+    local b = BYTES[k]
+    if not b then
+        return SpanContext[k]
+    end
+    local h = rawget(t, "_h")
+    if h then
+        return ffi_string(h[b[1]], b[2])
+    end
+    local hex_id = rawget(t, b[1])
+    if type(hex_id) == "string"
+       and C.otel_hex_decode(hex_id, #hex_id, rawbuf, b[2]) == 0 then
+        return ffi_string(rawbuf, b[2])
+    end
+    return nil
+end
 
 local function is_valid(h)
     for i = 0, 7 do

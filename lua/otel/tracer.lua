@@ -122,6 +122,9 @@ end
 
 -- Attributes and links given at start (the sampler already ran).
 local function apply_opts(h, opts, level)
+    if opts.trace_state ~= nil then
+        span.set_trace_state(h, opts.trace_state)
+    end
     local attrs = opts.attributes
     if attrs ~= nil and h.recording == 1 then
         set_attrs(h, 0, attrs, level + 1)

@@ -128,3 +128,93 @@ describe("otel.tracer with an invalid name", function()
         assert.are.same({}, got)
     end)
 end)
+
+describe("span:context() ids as bytes", function()
+    before_each(function() util.setup() end)
+    after_each(util.teardown)
+
+    it("offers the trace and span ids as 16 and 8 raw bytes", function()
+        local s = tracer:start_span("s")
+        local c = s:context()
+        s:finish()
+        assert.are.equal(16, #c.trace_id_bytes)
+        assert.are.equal(8, #c.span_id_bytes)
+        local function hex(b)
+            return (b:gsub(".", function(ch)
+                return string.format("%02x", ch:byte())
+            end))
+        end
+        assert.are.equal(c.trace_id, hex(c.trace_id_bytes))
+        assert.are.equal(c.span_id, hex(c.span_id_bytes))
+        -- a child of an extracted context, and a context built by hand
+        local child = tracer:start_span("c", { parent = P.extract({
+            traceparent = "00-" .. T .. "-" .. S .. "-01" }) })
+        assert.are.equal(T, hex(child:context().trace_id_bytes))
+        child:finish()
+        local by_hand = setmetatable({ trace_id = T, span_id = S },
+                                     getmetatable(c))
+        assert.are.equal(S, hex(by_hand.span_id_bytes))
+    end)
+end)
+
+describe("otel.tracestate", function()
+    before_each(function() util.setup() end)
+    after_each(util.teardown)
+
+    local TS = otel.tracestate
+
+    it("parses a header, dropping invalid members", function()
+        local ts = TS.parse("a=1, b=2,Bad=x,c@vendor=3,d=4=4")
+        assert.are.equal("a=1,b=2,c@vendor=3", ts:string())
+        assert.are.equal("2", ts:get("b"))
+        assert.is_nil(ts:get("Bad"))
+        assert.are.equal("", TS.new():string())
+    end)
+
+    it("set and delete return a new state; set moves the key first",
+       function()
+        local ts = TS.parse("a=1,b=2")
+        local t2 = ts:set("b", "x")
+        assert.are.equal("b=x,a=1", t2:string())
+        assert.are.equal("a=1,b=2", ts:string())    -- unchanged
+        assert.are.equal("b=x", t2:delete("a"):string())
+        assert.are.equal("new=1,a=1,b=2", tostring(ts:set("new", "1")))
+    end)
+
+    it("refuses invalid keys and values (counted), and a 33rd member",
+       function()
+        local snap = util.snapshot()
+        local ts = TS.parse("a=1")
+        for _, kv in ipairs({ { "Upper", "v" }, { "1st", "v" },
+                              { "k", "a,b" }, { "k", "a=b" }, { "k", "" },
+                              { "k", "trailing " }, { "k", "\1" },
+                              { string.rep("k", 257), "v" },
+                              { "t@" .. string.rep("s", 15), "v" } }) do
+            assert.are.equal(ts, ts:set(kv[1], kv[2]))
+        end
+        assert.are.equal(9, util.delta(snap).values_rejected)
+        assert.are_not.equal(ts, ts:set("t@vendor", "x y"))
+        local full = TS.new()
+        for i = 1, 32 do
+            full = full:set("k" .. i, "v")
+        end
+        assert.are.equal(full, full:set("k33", "v"))
+        assert.are_not.equal(full, full:set("k1", "w"))
+    end)
+
+    it("is taken by start_span and by inject", function()
+        local ts = TS.parse("vendor=abc"):set("mine", "1")
+        local s = tracer:start_span("s", { trace_state = ts })
+        assert.are.equal("mine=1,vendor=abc", s:context().trace_state)
+        local out = {}
+        P.inject(out, otel.context.with_span(s))
+        assert.are.equal("mine=1,vendor=abc", out.tracestate)
+        s:finish()
+        assert.are.equal("mine=1,vendor=abc", util.spans()[1].trace_state)
+        -- a span context built by hand with a TraceState
+        out = {}
+        P.inject(out, { trace_id = T, span_id = S, trace_flags = 1,
+                        trace_state = ts:delete("mine") })
+        assert.are.equal("vendor=abc", out.tracestate)
+    end)
+end)
