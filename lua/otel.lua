@@ -298,10 +298,22 @@ end
 
 local tracers = {}
 
--- otel.tracer(name[, version]) -> tracer of that instrumentation scope.
--- An invalid name (nil, empty, not a string) gives a working tracer named
--- "" and one warning, as the specification says: never an error.
-function _M.tracer(name, version)
+-- The attributes of a scope as a key that is the same for equal sets.
+local function attributes_key(attrs)
+    local parts = {}
+    for k, v in pairs(attrs) do
+        parts[#parts + 1] = tostring(k) .. "\1" .. type(v) .. "\1"
+                            .. tostring(v)
+    end
+    table.sort(parts)
+    return table.concat(parts, "\2")
+end
+
+-- otel.tracer(name[, version[, schema_url[, attributes]]]) -> tracer of
+-- that instrumentation scope.  An invalid name (nil, empty, not a string)
+-- gives a working tracer named "" and one warning, as the specification
+-- says: never an error.
+function _M.tracer(name, version, schema_url, attributes)
     if type(name) ~= "string" or name == "" then
         warn.once("otel.tracer: invalid tracer name " .. tostring(name)
                   .. " (" .. type(name) .. "), using \"\" instead")
@@ -311,10 +323,24 @@ function _M.tracer(name, version)
         error("otel.tracer: version must be a string, got "
               .. type(version), 2)
     end
-    local key = name .. "\0" .. (version or "")
+    if schema_url ~= nil and type(schema_url) ~= "string" then
+        error("otel.tracer: schema_url must be a string, got "
+              .. type(schema_url), 2)
+    end
+    if attributes ~= nil and type(attributes) ~= "table" then
+        error("otel.tracer: attributes must be a table, got "
+              .. type(attributes), 2)
+    end
+    if attributes ~= nil and next(attributes) == nil then
+        attributes = nil
+    end
+    local key = name .. "\0" .. (version or "") .. "\0" .. (schema_url or "")
+    if attributes then
+        key = key .. "\0" .. attributes_key(attributes)
+    end
     local t = tracers[key]
     if not t then
-        t = tracer.new(name, version)
+        t = tracer.new(name, version, schema_url, attributes)
         tracers[key] = t
     end
     return t

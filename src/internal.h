@@ -325,9 +325,12 @@ void otel__warn_config(const char *what, const char *value,
 
 /* ---- provider -------------------------------------------------------------*/
 struct otel__scope {
-    otel__str    name, version;
+    otel__str    name, version, schema_url;
     otel_provider *provider;
     otel__scope  *next;
+    bool         unique;        /* has attributes: never shared */
+    otel__attrs  attrs;         /* the scope's attributes */
+    otel__arena  arena;         /* their memory */
 };
 
 struct otel_provider {

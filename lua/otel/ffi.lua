@@ -71,6 +71,11 @@ void   otel_warning_push(const char *msg, size_t len);
 otel_provider *otel_provider_new(otel_config *cfg, int *status);
 otel_tracer *otel_provider_tracer(otel_provider *p, const char *name,
         size_t nl, const char *version, size_t vl);
+otel_tracer *otel_provider_scope(otel_provider *p, const char *name,
+        size_t nl, const char *version, size_t vl, const char *schema_url,
+        size_t sl, int unique);
+int  otel_tracer_attr(otel_tracer *t, const char *k, size_t kl, int type,
+                      const char *s, size_t sl, int64_t i, double d);
 int  otel_provider_force_flush(otel_provider *p, int timeout_ms);
 int  otel_provider_shutdown(otel_provider *p, int timeout_ms);
 void otel_provider_free(otel_provider *p);
@@ -148,6 +153,8 @@ typedef struct otel_span_view {
     int32_t  kind, status_code;
     uint8_t  trace_id[16], span_id[8], parent_span_id[8];
     uint8_t  has_parent, parent_remote, trace_flags, reserved;
+    const char *scope_schema_url; size_t scope_schema_url_len;
+    uint32_t n_scope_attrs, reserved2;
 } otel_span_view;
 typedef struct otel_attr_view {
     const char *key;   size_t key_len;

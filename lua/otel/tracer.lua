@@ -17,6 +17,10 @@ local tostring = tostring
 local traceback = debug.traceback
 local setmetatable = setmetatable
 local getmetatable = getmetatable
+local pairs = pairs
+local floor = math.floor
+local VT_STRING, VT_BOOL, VT_INT, VT_DOUBLE =
+    base.VT_STRING, base.VT_BOOL, base.VT_INT, base.VT_DOUBLE
 
 local handle_t = span.handle_t
 local INVALID = span.INVALID
@@ -34,13 +38,42 @@ local Tracer = {}
 Tracer.__index = Tracer
 _M.Tracer = Tracer
 
+-- Sets the attributes of a unique scope: strings, booleans, numbers
+-- (integral ones as int); other values are dropped and counted (the
+-- start path that calls this never raises for them).
+local function set_scope_attrs(c, attrs)
+    for k, v in pairs(attrs) do
+        local tv, rc = type(v), nil
+        if type(k) == "string" then
+            if tv == "string" then
+                rc = C.otel_tracer_attr(c, k, #k, VT_STRING, v, #v, 0, 0)
+            elseif tv == "boolean" then
+                rc = C.otel_tracer_attr(c, k, #k, VT_BOOL, nil, 0,
+                                        v and 1 or 0, 0)
+            elseif tv == "number" and v == floor(v) and v >= -2^63
+                   and v < 2^63 then
+                rc = C.otel_tracer_attr(c, k, #k, VT_INT, nil, 0, v, 0)
+            elseif tv == "number" then
+                rc = C.otel_tracer_attr(c, k, #k, VT_DOUBLE, nil, 0, 0, v)
+            end
+        end
+        if rc == nil then
+            C.otel_stats_add(span.stat_index.values_rejected, 1)
+        end
+    end
+end
+
 -- The core tracer of the current provider (nil without one: no-op spans).
 local function core(t)
     if t.epoch ~= state.epoch then
         local p = state.provider
-        local name, version = t.name, t.version
-        t.c = p and C.otel_provider_tracer(p, name, #name, version,
-                                           #version) or nil
+        local name, version, schema = t.name, t.version, t.schema_url
+        t.c = p and C.otel_provider_scope(p, name, #name, version, #version,
+                                          schema, #schema,
+                                          t.attributes and 1 or 0) or nil
+        if t.c ~= nil and t.attributes then
+            set_scope_attrs(t.c, t.attributes)
+        end
         -- nil unless the sampler reads start attributes or runs Lua
         t.sampling = p and state.sampling or false
         t.epoch = state.epoch
@@ -48,9 +81,18 @@ local function core(t)
     return t.c
 end
 
-function _M.new(name, version)
-    return setmetatable({ name = name, version = version or "", c = nil,
-                          epoch = -1, sampling = false }, Tracer)
+-- attributes: the scope's (copied), or nil.
+function _M.new(name, version, schema_url, attributes)
+    local attrs
+    if attributes then
+        attrs = {}
+        for k, v in pairs(attributes) do
+            attrs[k] = v
+        end
+    end
+    return setmetatable({ name = name, version = version or "",
+                          schema_url = schema_url or "", attributes = attrs,
+                          c = nil, epoch = -1, sampling = false }, Tracer)
 end
 
 -- opts.parent: nil (current), false (new root), a span, a span context or

@@ -218,3 +218,41 @@ describe("otel.tracestate", function()
         assert.are.equal("vendor=abc", out.tracestate)
     end)
 end)
+
+describe("otel.tracer with a schema URL and attributes", function()
+    before_each(function() util.setup() end)
+    after_each(util.teardown)
+
+    it("shows them as scope.schema_url and scope.attributes", function()
+        local SCHEMA = "https://opentelemetry.io/schemas/1.26.0"
+        local t = otel.tracer("lib", "1.0", SCHEMA,
+                              { team = "core", n = 3, ratio = 0.5,
+                                on = true })
+        -- the same arguments, the same tracer
+        assert.are.equal(t, otel.tracer("lib", "1.0", SCHEMA,
+                                        { on = true, ratio = 0.5, n = 3,
+                                          team = "core" }))
+        assert.are_not.equal(t, otel.tracer("lib", "1.0", SCHEMA))
+        assert.are_not.equal(t, otel.tracer("lib", "1.0", SCHEMA,
+                                            { team = "other" }))
+        t:start_span("a"):finish()
+        otel.tracer("lib", "1.0", SCHEMA, { team = "other" })
+            :start_span("b"):finish()
+        otel.tracer("lib", "1.0"):start_span("c"):finish()
+        local s = util.by_name()
+        assert.are.same({ name = "lib", version = "1.0",
+                          schema_url = SCHEMA,
+                          attributes = { team = "core", n = 3,
+                                         ratio = 0.5, on = true } },
+                        s.a.scope)
+        assert.are.same({ team = "other" }, s.b.scope.attributes)
+        assert.are.same({ name = "lib", version = "1.0", schema_url = "",
+                          attributes = {} }, s.c.scope)
+    end)
+
+    it("raises for a schema URL or attributes of the wrong type",
+       function()
+        assert.has_error(function() otel.tracer("x", "1", 5) end)
+        assert.has_error(function() otel.tracer("x", "1", nil, "a=b") end)
+    end)
+end)
