@@ -5,6 +5,7 @@
 -- finish() every call through it is ignored by the core (and counted).
 local ffi = require "ffi"
 local base = require "otel.ffi"
+local warn = require "otel.warn"
 
 local C = base.C
 local state = base.state
@@ -25,6 +26,7 @@ local traceback = debug.traceback
 local VT_STRING, VT_BOOL, VT_INT, VT_DOUBLE =
     base.VT_STRING, base.VT_BOOL, base.VT_INT, base.VT_DOUBLE
 local EINVAL = base.EINVAL
+local ELIMIT = base.ELIMIT
 local EREJECTED = -7
 
 local handle_t = ffi.typeof("otel_span_handle")
@@ -190,6 +192,27 @@ local function set_value(h, target, k, v)
     return EREJECTED, "a value of type " .. tv
 end
 
+local hexbuf = ffi_new("char[32]")
+
+local function hex(bytes, n)
+    C.otel_hex_encode(bytes, n, hexbuf)
+    return ffi_string(hexbuf, 2 * n)
+end
+_M.hex = hex
+
+-- A span limit dropped something of span h: one debug message per span
+-- (the counters of otel.stats() count every drop).
+local limit_logged = setmetatable({}, { __mode = "k" })
+
+local function limit_dropped(h, what)
+    if not limit_logged[h] then
+        limit_logged[h] = true
+        warn.debug("span " .. hex(h.span_id, 8) .. ": " .. what
+                   .. " dropped by a span limit (further drops on this "
+                   .. "span are only counted)")
+    end
+end
+
 -- Sets key k and reports a rejection; level blames the caller.
 local function set_attr(h, target, k, v, level)
     if type(k) ~= "string" then
@@ -203,6 +226,8 @@ local function set_attr(h, target, k, v, level)
                  .. "homogeneous array of one of them)", level + 1)
     elseif rc == EINVAL then
         rejected("otel: attribute key must not be empty", level + 1, true)
+    elseif rc == ELIMIT then
+        limit_dropped(h, "attribute '" .. k .. "'")
     end
 end
 
@@ -218,13 +243,6 @@ _M.set_attrs = set_attrs
 
 -- ---- span contexts --------------------------------------------------------
 
-local hexbuf = ffi_new("char[32]")
-
-local function hex(bytes, n)
-    C.otel_hex_encode(bytes, n, hexbuf)
-    return ffi_string(hexbuf, 2 * n)
-end
-_M.hex = hex
 
 local SpanContext = {}
 _M.SpanContext = SpanContext
@@ -383,6 +401,8 @@ function Span:add_event(name, attrs, time)
         local idx = C.otel_span_add_event(self, name, #name, t)
         if idx >= 0 and attrs then
             set_attrs(self, idx + 1, attrs, 2)
+        elseif idx == ELIMIT then
+            limit_dropped(self, "event '" .. name .. "'")
         end
     end
     return self
@@ -392,7 +412,11 @@ end
 -- carries a trace state or attributes.
 local function add_link(h, ctx, ts, attrs)
     local n = (type(attrs) == "table" and next(attrs) ~= nil) and 1 or 0
-    return C.otel_span_add_link(h, ctx, ts, ts and #ts or 0, n)
+    local rc = C.otel_span_add_link(h, ctx, ts, ts and #ts or 0, n)
+    if rc == ELIMIT then
+        limit_dropped(h, "a link")
+    end
+    return rc
 end
 _M.add_link = add_link
 

@@ -256,3 +256,47 @@ describe("otel.tracer with a schema URL and attributes", function()
         assert.has_error(function() otel.tracer("x", "1", nil, "a=b") end)
     end)
 end)
+
+describe("a span limit that discards something", function()
+    after_each(util.teardown)
+
+    it("logs once per span at debug level; the counters count all",
+       function()
+        util.setup({ limits = { attribute_count = 2, event_count = 1,
+                                link_count = 1 } })
+        local warn = require "otel.warn"
+        local got, write = {}, warn.write_debug
+        warn.write_debug = function(msg) got[#got + 1] = msg end
+        local snap = util.snapshot()
+        local ok, err = pcall(function()
+            local a = tracer:start_span("a")
+            for i = 1, 5 do
+                a:set_attribute("k" .. i, i)
+            end
+            a:add_event("e1")
+            a:add_event("e2")
+            a:add_link({ trace_id = T, span_id = S })
+            a:add_link({ trace_id = T, span_id = S })
+            a:finish()
+            local b = tracer:start_span("b", { links = {
+                { context = { trace_id = T, span_id = S } },
+                { context = { trace_id = T, span_id = S } } } })
+            b:finish()
+            local c = tracer:start_span("c")     -- within every limit
+            c:set_attribute("k", 1)
+            c:finish()
+        end)
+        warn.write_debug = write
+        assert(ok, err)
+        local s = util.by_name()
+        assert.are.equal(2, #got)
+        assert.are.equal("span " .. s.a.span_id .. ": attribute 'k3' "
+                         .. "dropped by a span limit (further drops on "
+                         .. "this span are only counted)", got[1])
+        assert.matches("^span " .. s.b.span_id .. ": a link dropped", got[2])
+        local d = util.delta(snap)
+        assert.are.equal(3, d.attributes_dropped)
+        assert.are.equal(1, d.events_dropped)
+        assert.are.equal(2, d.links_dropped)
+    end)
+end)
