@@ -28,6 +28,12 @@ printf '    (a) / (c)                     : %7.2f x         (target <= 2)\n' \
     "$(echo "$a / $best_c" | bc -l)"
 
 echo
+echo "== rule sampler (bench/bench_rules.c, bench/sampler_bench.lua)"
+cc $CFLAGS bench/bench_rules.c $LIBS -o "$tmp/bench_rules"
+"$tmp/bench_rules"
+luajit bench/sampler_bench.lua
+
+echo
 echo "== OTLP encoding (bench/bench_encode.c)"
 cc $CFLAGS bench/bench_encode.c $LIBS -o "$tmp/bench_encode"
 "$tmp/bench_encode"

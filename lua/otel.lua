@@ -9,6 +9,7 @@ local memory = require "otel.memory"
 local propagation = require "otel.propagation"
 local baggage = require "otel.baggage"
 local warn = require "otel.warn"
+local tracestate = require "otel.tracestate"
 
 local C = base.C
 local state = base.state
@@ -29,6 +30,7 @@ local _M = {
     memory = memory,
     propagation = propagation,
     baggage = baggage,
+    tracestate = tracestate,
     -- called by setup with its options (propagators)
     setup_hook = propagation.setup_hook,
 }
@@ -120,7 +122,7 @@ local OTLP_KEYS = { endpoint = true, headers = true, compression = true,
 local OTLP_FILES = { "certificate", "client_key", "client_certificate" }
 local CONSOLE_KEYS = { format = true, fd = true }
 
-local function configure(cfg, opts)
+local function configure(cfg, opts, externs)
     if opts.service_name ~= nil then
         local v = opts.service_name
         C.otel_config_set_str(cfg, CFG.service_name, v, #v)
@@ -147,10 +149,12 @@ local function configure(cfg, opts)
         end
     end
     if opts.sampler ~= nil then
-        if not sampler.is_sampler(opts.sampler) then
-            opt_error("sampler must come from otel.sampler")
+        local s = sampler._as_sampler(opts.sampler)
+        if not s then
+            opt_error("sampler must come from otel.sampler (or be a "
+                      .. "function or a table with should_sample)")
         end
-        C.otel_config_set_sampler(cfg, sampler.build(opts.sampler))
+        C.otel_config_set_sampler(cfg, sampler.build(s, externs))
     end
     if opts.limits then
         set_group(cfg, opts.limits, LIMIT_KEYS, "limits.")
@@ -252,6 +256,7 @@ local function adopt(opts)
     state.provider = ffi_gc(p, C.otel_provider_unref)
     state.adopted = true
     state.strict = opts.strict == true
+    state.sampling = sampler._info(p, nil)
     state.epoch = state.epoch + 1
     return true
 end
@@ -274,7 +279,8 @@ function _M.setup(opts)
             error("otel.setup: unknown option " .. tostring(k), 2)
         end
         if type(v) ~= want
-           and not (k == "provider" and type(v) == "userdata") then
+           and not (k == "provider" and type(v) == "userdata")
+           and not (k == "sampler" and type(v) == "function") then
             error("otel.setup: option " .. k .. " must be a " .. want
                   .. ", got " .. type(v), 2)
         end
@@ -289,7 +295,8 @@ function _M.setup(opts)
     if cfg == nil then
         error("otel.setup: out of memory", 2)
     end
-    local ok, err = pcall(configure, cfg, opts)
+    local externs = {}
+    local ok, err = pcall(configure, cfg, opts, externs)
     if not ok then
         C.otel_config_free(cfg)
         warn.flush()
@@ -312,16 +319,29 @@ function _M.setup(opts)
     end
     state.provider = ffi_gc(p, release)
     state.strict = opts.strict == true
+    state.sampling = sampler._info(p, externs)
     state.epoch = state.epoch + 1
     return true
 end
 
 local tracers = {}
 
--- otel.tracer(name[, version]) -> tracer of that instrumentation scope.
--- An invalid name (nil, empty, not a string) gives a working tracer named
--- "" and one warning, as the specification says: never an error.
-function _M.tracer(name, version)
+-- The attributes of a scope as a key that is the same for equal sets.
+local function attributes_key(attrs)
+    local parts = {}
+    for k, v in pairs(attrs) do
+        parts[#parts + 1] = tostring(k) .. "\1" .. type(v) .. "\1"
+                            .. tostring(v)
+    end
+    table.sort(parts)
+    return table.concat(parts, "\2")
+end
+
+-- otel.tracer(name[, version[, schema_url[, attributes]]]) -> tracer of
+-- that instrumentation scope.  An invalid name (nil, empty, not a string)
+-- gives a working tracer named "" and one warning, as the specification
+-- says: never an error.
+function _M.tracer(name, version, schema_url, attributes)
     if type(name) ~= "string" or name == "" then
         warn.once("otel.tracer: invalid tracer name " .. tostring(name)
                   .. " (" .. type(name) .. "), using \"\" instead")
@@ -331,10 +351,24 @@ function _M.tracer(name, version)
         error("otel.tracer: version must be a string, got "
               .. type(version), 2)
     end
-    local key = name .. "\0" .. (version or "")
+    if schema_url ~= nil and type(schema_url) ~= "string" then
+        error("otel.tracer: schema_url must be a string, got "
+              .. type(schema_url), 2)
+    end
+    if attributes ~= nil and type(attributes) ~= "table" then
+        error("otel.tracer: attributes must be a table, got "
+              .. type(attributes), 2)
+    end
+    if attributes ~= nil and next(attributes) == nil then
+        attributes = nil
+    end
+    local key = name .. "\0" .. (version or "") .. "\0" .. (schema_url or "")
+    if attributes then
+        key = key .. "\0" .. attributes_key(attributes)
+    end
     local t = tracers[key]
     if not t then
-        t = tracer.new(name, version)
+        t = tracer.new(name, version, schema_url, attributes)
         tracers[key] = t
     end
     return t

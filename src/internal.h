@@ -171,12 +171,21 @@ typedef struct {
 } otel__sample_args;
 
 int otel__sampler_decide(const otel_sampler *s, const otel__sample_args *a);
+/* The same for a tree of the specification's samplers only (no rules, no
+ * external ones), which need the parent and the trace id alone: the span
+ * start's fast path. */
+bool otel__sampler_is_simple(const otel_sampler *s);
+int otel__sampler_decide_simple(const otel_sampler *s,
+                                const otel_span_handle *parent,
+                                const uint8_t *trace_id);
 /* Resolves the attribute keys of the rule samplers in s to slots of keys
  * (the provider's list, *n used of OTEL__SAMPLER_KEYS); keys past the
  * list never match (with a warning). */
 void otel__sampler_bind(otel_sampler *s, otel__str *keys, int *n);
 /* The inputs and the preset decision the binding gives the next span
- * start on this thread (sampling.c); the start takes and clears them. */
+ * start on this thread (sampler.c); the start takes and clears them,
+ * when otel__sampling_pending says there are some. */
+extern OTEL__TLS bool otel__sampling_pending;
 void otel__sampling_take(const char *const **vals, const size_t **lens,
                          int *n, const uint8_t **trace_id, int *decision);
 
@@ -351,9 +360,12 @@ void otel__warn_now(const char *fmt, ...)
 
 /* ---- provider -------------------------------------------------------------*/
 struct otel__scope {
-    otel__str    name, version;
+    otel__str    name, version, schema_url;
     otel_provider *provider;
     otel__scope  *next;
+    bool         unique;        /* has attributes: never shared */
+    otel__attrs  attrs;         /* the scope's attributes */
+    otel__arena  arena;         /* their memory */
 };
 
 struct otel_provider {
@@ -364,6 +376,7 @@ struct otel_provider {
     otel_sampler    *sampler;
     otel__str        sampler_keys[OTEL__SAMPLER_KEYS];  /* rule samplers' */
     int              n_sampler_keys;
+    bool             sampler_simple;    /* otel__sampler_is_simple() */
     otel__processor *processor;
     otel__exporter  *exporter;
     otel__attrs      resource;

@@ -64,6 +64,7 @@ extern "C" {
 #define OTEL_TARGET_SPAN      0
 #define OTEL_TARGET_EVENT(i)  ((int32_t)(i) + 1)
 #define OTEL_TARGET_LINK(i)   (-(int32_t)(i) - 1)
+#define OTEL_TARGET_SCOPE     INT32_MIN     /* memory views only */
 
 typedef struct otel_config   otel_config;
 typedef struct otel_provider otel_provider;
@@ -231,6 +232,18 @@ OTEL_API void otel_sampling_preset(const uint8_t *trace_id, int decision);
 OTEL_API otel_provider *otel_provider_new(otel_config *cfg, int *status);
 OTEL_API otel_tracer *otel_provider_tracer(otel_provider *p,
         const char *name, size_t nl, const char *version, size_t vl);
+/* The same with the scope's schema URL; unique != 0 gives a scope of its
+ * own, to which otel_tracer_attr() then adds attributes (a scope with
+ * attributes is not shared: the binding keeps one per attribute set). */
+OTEL_API otel_tracer *otel_provider_scope(otel_provider *p,
+        const char *name, size_t nl, const char *version, size_t vl,
+        const char *schema_url, size_t sl, int unique);
+/* Adds an attribute to a unique scope, before any span of it starts:
+ * type OTEL_VT_STRING (s, sl), OTEL_VT_BOOL or OTEL_VT_INT (i) or
+ * OTEL_VT_DOUBLE (d). */
+OTEL_API int otel_tracer_attr(otel_tracer *t, const char *k, size_t kl,
+                              int type, const char *s, size_t sl,
+                              int64_t i, double d);
 OTEL_API int  otel_provider_force_flush(otel_provider *p, int timeout_ms);
 OTEL_API int  otel_provider_shutdown(otel_provider *p, int timeout_ms);
 OTEL_API void otel_provider_free(otel_provider *p);          /* NULL ok */
@@ -475,6 +488,8 @@ typedef struct otel_span_view {
     int32_t  kind, status_code;
     uint8_t  trace_id[16], span_id[8], parent_span_id[8];
     uint8_t  has_parent, parent_remote, trace_flags, reserved;
+    const char *scope_schema_url; size_t scope_schema_url_len;
+    uint32_t n_scope_attrs, reserved2;   /* OTEL_TARGET_SCOPE */
 } otel_span_view;
 
 typedef struct otel_attr_view {

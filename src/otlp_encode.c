@@ -41,6 +41,8 @@
 #define F_SS_SPANS              2
 #define F_SCOPE_NAME            1
 #define F_SCOPE_VERSION         2
+#define F_SCOPE_ATTRS           3
+#define F_SS_SCHEMA_URL         3
 #define F_KV_KEY                1
 #define F_KV_VALUE              2
 #define F_AV_STRING             1
@@ -398,10 +400,14 @@ static void put_scope(wr *w, const otel__scope *sc)
     size_t mark = USED(w);
 
     if (sc) {
+        put_attrs(w, F_SCOPE_ATTRS, &sc->attrs);
         put_str(w, F_SCOPE_VERSION, sc->version.p, sc->version.len);
         put_str(w, F_SCOPE_NAME, sc->name.p, sc->name.len);
     }
     put_len_prefix(w, F_SS_SCOPE, USED(w) - mark);
+    if (sc) {
+        put_str(w, F_SS_SCHEMA_URL, sc->schema_url.p, sc->schema_url.len);
+    }
 }
 
 size_t otel__otlp_group(otel__span *const *spans, size_t n,

@@ -27,6 +27,7 @@ static void provider_destroy(otel_provider *p)
     }
     for (s = p->scopes; s; s = next) {
         next = s->next;
+        otel__arena_reset(&s->arena);
         free(s);
     }
     otel__arena_reset(&p->resource_arena);
@@ -84,6 +85,7 @@ OTEL_API otel_provider *otel_provider_new(otel_config *cfg, int *status)
     p->sampler = cfg->sampler;
     cfg->sampler = NULL;
     otel__sampler_bind(p->sampler, p->sampler_keys, &p->n_sampler_keys);
+    p->sampler_simple = otel__sampler_is_simple(p->sampler);
     if (cfg->bsp_max_batch > cfg->bsp_max_queue) {
         cfg->bsp_max_batch = cfg->bsp_max_queue;
     }
@@ -118,16 +120,22 @@ fail:
     return NULL;
 }
 
-/* The scope of that (repaired) name and version; call with the lock. */
-static otel__scope *find_scope(otel_provider *p, const char *name, size_t nl,
-                               const char *version, size_t vl)
+static bool str_is(const otel__str *s, const char *p, size_t n)
+{
+    return s->len == n && memcmp(s->p, p, n) == 0;
+}
+
+/* The shared scope of that (repaired) name, version and schema URL; call
+ * with the lock. */
+static otel__scope *find_scope(otel_provider *p, const char *const str[3],
+                               const size_t len[3])
 {
     otel__scope *s;
 
     for (s = p->scopes; s; s = s->next) {
-        if (s->name.len == nl && s->version.len == vl
-            && memcmp(s->name.p, name, nl) == 0
-            && memcmp(s->version.p, version, vl) == 0) {
+        if (!s->unique && str_is(&s->name, str[0], len[0])
+            && str_is(&s->version, str[1], len[1])
+            && str_is(&s->schema_url, str[2], len[2])) {
             return s;
         }
     }
@@ -137,43 +145,65 @@ static otel__scope *find_scope(otel_provider *p, const char *name, size_t nl,
 OTEL_API otel_tracer *otel_provider_tracer(otel_provider *p,
         const char *name, size_t nl, const char *version, size_t vl)
 {
-    otel__scope *s, *c;
-    size_t rn, rv;
-    char *buf;
+    return otel_provider_scope(p, name, nl, version, vl, NULL, 0, 0);
+}
 
-    if (!p || (!name && nl) || (!version && vl)) {
+OTEL_API otel_tracer *otel_provider_scope(otel_provider *p,
+        const char *name, size_t nl, const char *version, size_t vl,
+        const char *schema_url, size_t sl, int unique)
+{
+    const char *str[3] = { name ? name : "", version ? version : "",
+                           schema_url ? schema_url : "" };
+    size_t len[3] = { nl, vl, sl }, rlen[3], total = 0;
+    otel__str *field[3];
+    otel__scope *s = NULL, *c;
+    char *buf;
+    int i;
+
+    if (!p || (!name && nl) || (!version && vl) || (!schema_url && sl)) {
         return NULL;
     }
-    name = name ? name : "";
-    version = version ? version : "";
-    if (otel__utf8_ok(name, nl, -1) && otel__utf8_ok(version, vl, -1)) {
+    if (!unique && otel__utf8_ok(str[0], len[0], -1)
+        && otel__utf8_ok(str[1], len[1], -1)
+        && otel__utf8_ok(str[2], len[2], -1)) {
         pthread_mutex_lock(&p->scopes_lock);
-        s = find_scope(p, name, nl, version, vl);
+        s = find_scope(p, str, len);
         pthread_mutex_unlock(&p->scopes_lock);
         if (s) {
             return (otel_tracer *)s;
         }
     }
-    /* Scope names and versions go on the wire: repair them like any
-     * string, and look them up repaired, or a name that is not UTF-8
-     * would never find its own scope. */
-    rn = otel_utf8_sanitize(name, nl, -1, NULL, 0, NULL);
-    rv = otel_utf8_sanitize(version, vl, -1, NULL, 0, NULL);
-    if (rn > UINT32_MAX || rv > UINT32_MAX
-        || !(c = calloc(1, sizeof(*c) + rn + rv + 2))) {
+    /* Scope names, versions and schema URLs go on the wire: repair them
+     * like any string, and look them up repaired, or a name that is not
+     * UTF-8 would never find its own scope. */
+    for (i = 0; i < 3; i++) {
+        rlen[i] = otel_utf8_sanitize(str[i], len[i], -1, NULL, 0, NULL);
+        if (rlen[i] > UINT32_MAX) {
+            return NULL;
+        }
+        total += rlen[i] + 1;
+    }
+    if (!(c = calloc(1, sizeof(*c) + total))) {
         return NULL;
     }
+    field[0] = &c->name;
+    field[1] = &c->version;
+    field[2] = &c->schema_url;
     buf = (char *)(c + 1);
-    otel_utf8_sanitize(name, nl, -1, buf, rn, NULL);
-    c->name.p = buf;
-    c->name.len = (uint32_t)rn;
-    buf += rn + 1;
-    otel_utf8_sanitize(version, vl, -1, buf, rv, NULL);
-    c->version.p = buf;
-    c->version.len = (uint32_t)rv;
+    for (i = 0; i < 3; i++) {
+        otel_utf8_sanitize(str[i], len[i], -1, buf, rlen[i], NULL);
+        field[i]->p = buf;
+        field[i]->len = (uint32_t)rlen[i];
+        str[i] = buf;
+        buf += rlen[i] + 1;
+    }
     c->provider = p;
+    c->unique = unique != 0;
+    otel__arena_init(&c->arena, NULL, 0);
     pthread_mutex_lock(&p->scopes_lock);
-    s = find_scope(p, c->name.p, rn, c->version.p, rv);
+    if (!c->unique) {
+        s = find_scope(p, str, rlen);
+    }
     if (!s) {
         c->next = p->scopes;
         p->scopes = s = c;
@@ -182,6 +212,37 @@ OTEL_API otel_tracer *otel_provider_tracer(otel_provider *p,
     pthread_mutex_unlock(&p->scopes_lock);
     free(c);
     return (otel_tracer *)s;
+}
+
+OTEL_API int otel_tracer_attr(otel_tracer *t, const char *k, size_t kl,
+                              int type, const char *s, size_t sl,
+                              int64_t i, double d)
+{
+    otel__scope *sc = (otel__scope *)t;
+    otel__value v = { .type = (uint8_t)type };
+
+    if (!sc || !sc->unique || !k || (type == OTEL_VT_STRING && !s)
+        || sl > UINT32_MAX) {
+        return OTEL_EINVAL;
+    }
+    switch (type) {
+    case OTEL_VT_STRING:
+        v.u.s = s;
+        v.n = (uint32_t)sl;
+        break;
+    case OTEL_VT_BOOL:
+        v.u.b = i != 0;
+        break;
+    case OTEL_VT_INT:
+        v.u.i = i;
+        break;
+    case OTEL_VT_DOUBLE:
+        v.u.d = d;
+        break;
+    default:
+        return OTEL_EINVAL;
+    }
+    return otel__attrs_set(&sc->attrs, &sc->arena, -1, -1, k, kl, &v, NULL);
 }
 
 OTEL_API int otel_provider_force_flush(otel_provider *p, int timeout_ms)

@@ -342,28 +342,59 @@ static bool rule_matches(const rule *r, const otel__sample_args *a)
     return true;
 }
 
-int otel__sampler_decide(const otel_sampler *s, const otel__sample_args *a)
+static int ratio_decide(const otel_sampler *s, const uint8_t *trace_id)
 {
-    const otel_span_handle *parent = a->parent;
-    const uint8_t *trace_id = a->trace_id;
     uint64_t x = 0;
-    uint32_t r;
     int i;
 
-    switch (s->type) {
-    case S_ON:
+    if (s->all) {
         return OTEL__SAMPLE_RECORD_AND_SAMPLE;
-    case S_OFF:
-        return OTEL__SAMPLE_DROP;
-    case S_RATIO:
-        if (s->all) {
+    }
+    for (i = 8; i < 16; i++) {
+        x = (x << 8) | trace_id[i];
+    }
+    return x < s->bound ? OTEL__SAMPLE_RECORD_AND_SAMPLE : OTEL__SAMPLE_DROP;
+}
+
+/* The delegate of a parent-based sampler for that parent. */
+static const otel_sampler *delegate(const otel_sampler *s,
+                                    const otel_span_handle *parent)
+{
+    if (!parent) {
+        return s->d[0];
+    }
+    if (parent->remote) {
+        return s->d[(parent->trace_flags & 1) ? 1 : 2];
+    }
+    return s->d[(parent->trace_flags & 1) ? 3 : 4];
+}
+
+int otel__sampler_decide_simple(const otel_sampler *s,
+                                const otel_span_handle *parent,
+                                const uint8_t *trace_id)
+{
+    for (;;) {
+        switch (s->type) {
+        case S_ON:
             return OTEL__SAMPLE_RECORD_AND_SAMPLE;
+        case S_OFF:
+            return OTEL__SAMPLE_DROP;
+        case S_RATIO:
+            return ratio_decide(s, trace_id);
+        case S_PARENT:
+            s = delegate(s, parent);
+            break;
+        default:
+            return OTEL__SAMPLE_DROP;   /* not simple: never called */
         }
-        for (i = 8; i < 16; i++) {
-            x = (x << 8) | trace_id[i];
-        }
-        return x < s->bound ? OTEL__SAMPLE_RECORD_AND_SAMPLE
-                            : OTEL__SAMPLE_DROP;
+    }
+}
+
+int otel__sampler_decide(const otel_sampler *s, const otel__sample_args *a)
+{
+    uint32_t r;
+
+    switch (s->type) {
     case S_RULES:
         for (r = 0; r < s->n_rules; r++) {
             if (rule_matches(&s->rules[r], a)) {
@@ -373,16 +404,29 @@ int otel__sampler_decide(const otel_sampler *s, const otel__sample_args *a)
         return otel__sampler_decide(s->d[0], a);
     case S_EXTERN:
         return OTEL__SAMPLE_EXTERN + s->id;
+    case S_PARENT:
+        return otel__sampler_decide(delegate(s, a->parent), a);
     default:
-        if (!parent) {
-            i = 0;
-        } else if (parent->remote) {
-            i = (parent->trace_flags & 1) ? 1 : 2;
-        } else {
-            i = (parent->trace_flags & 1) ? 3 : 4;
-        }
-        return otel__sampler_decide(s->d[i], a);
+        return otel__sampler_decide_simple(s, a->parent, a->trace_id);
     }
+}
+
+bool otel__sampler_is_simple(const otel_sampler *s)
+{
+    int i;
+
+    if (!s) {
+        return true;
+    }
+    if (s->type == S_RULES || s->type == S_EXTERN) {
+        return false;
+    }
+    for (i = 0; i < 5; i++) {
+        if (!otel__sampler_is_simple(s->d[i])) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static size_t put(char *buf, size_t cap, size_t at, const char *s)
@@ -464,7 +508,7 @@ OTEL_API size_t otel_sampler_describe(const otel_sampler *s, char *buf,
 /* ---- sampling from the binding ------------------------------------------
  * Thread-local: what the binding gives the next span start on this
  * thread.  Set just before the start, which takes and clears it. */
-static OTEL__TLS bool        pending;
+OTEL__TLS bool otel__sampling_pending;
 static OTEL__TLS const char *const *in_vals;
 static OTEL__TLS const size_t *in_lens;
 static OTEL__TLS int          in_n;
@@ -479,7 +523,7 @@ OTEL_API void otel_sampling_input(const char *const *vals,
     in_lens = lens;
     in_n = vals && lens && n > 0 ? (n < OTEL__SAMPLER_KEYS
                                     ? n : OTEL__SAMPLER_KEYS) : 0;
-    pending = in_n > 0 || preset;
+    otel__sampling_pending = in_n > 0 || preset;
 }
 
 OTEL_API void otel_sampling_preset(const uint8_t *trace_id, int decision)
@@ -493,13 +537,13 @@ OTEL_API void otel_sampling_preset(const uint8_t *trace_id, int decision)
     }
     preset = trace_id != NULL;
     preset_decision = decision;
-    pending = preset || in_n > 0;
+    otel__sampling_pending = preset || in_n > 0;
 }
 
 void otel__sampling_take(const char *const **vals, const size_t **lens,
                          int *n, const uint8_t **trace_id, int *decision)
 {
-    if (OTEL__LIKELY(!pending)) {
+    if (!otel__sampling_pending) {
         *n = 0;
         *trace_id = NULL;
         return;
@@ -510,7 +554,7 @@ void otel__sampling_take(const char *const **vals, const size_t **lens,
     *trace_id = preset ? preset_tid : NULL;
     *decision = preset_decision;
     in_n = 0;
-    preset = pending = false;
+    preset = otel__sampling_pending = false;
 }
 
 OTEL_API int otel_sampling_run(otel_tracer *t, const otel_span_handle *parent,

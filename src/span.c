@@ -75,7 +75,11 @@ OTEL_API int otel_span_start(otel_tracer *t, const otel_span_handle *parent,
     int decision = OTEL__SAMPLE_DROP;
 
     /* what the binding gave this start (sampler inputs, a decision) */
-    otel__sampling_take(&a.vals, &a.lens, &a.n, &preset_tid, &decision);
+    a.n = 0;
+    preset_tid = NULL;
+    if (OTEL__UNLIKELY(otel__sampling_pending)) {
+        otel__sampling_take(&a.vals, &a.lens, &a.n, &preset_tid, &decision);
+    }
     if (!out || (!name && nl) || kind < 0 || kind > OTEL_KIND_CONSUMER) {
         return OTEL_EINVAL;
     }
@@ -109,7 +113,11 @@ OTEL_API int otel_span_start(otel_tracer *t, const otel_span_handle *parent,
     }
     otel__ids_new_span(out->span_id);
     otel__stat_add(OTEL_STAT_SPANS_STARTED, 1);
-    if (!preset_tid) {
+    if (OTEL__LIKELY(!preset_tid && p->sampler_simple)) {
+        decision = otel__sampler_decide_simple(p->sampler,
+                                               has_parent ? parent : NULL,
+                                               out->trace_id);
+    } else if (!preset_tid) {
         a.parent = has_parent ? parent : NULL;
         a.trace_id = out->trace_id;
         a.name = name ? name : "";

@@ -57,6 +57,9 @@ OTEL_API int otel_memory_span(otel_provider *p, size_t i, otel_span_view *v)
     v->scope_name_len = s->scope->name.len;
     v->scope_version = s->scope->version.p;
     v->scope_version_len = s->scope->version.len;
+    v->scope_schema_url = s->scope->schema_url.p;
+    v->scope_schema_url_len = s->scope->schema_url.len;
+    v->n_scope_attrs = s->scope->attrs.n;
     v->start_ns = s->start_ns;
     v->end_ns = s->end_ns;
     v->n_attrs = s->attrs.n;
@@ -133,7 +136,9 @@ OTEL_API int otel_memory_attr(otel_provider *p, size_t i, int32_t target,
     if (!s) {
         return OTEL_EINVAL;
     }
-    if (target == OTEL_TARGET_SPAN) {
+    if (target == OTEL_TARGET_SCOPE) {
+        list = &s->scope->attrs;
+    } else if (target == OTEL_TARGET_SPAN) {
         list = &s->attrs;
     } else if (target > 0 && (uint32_t)(target - 1) < s->n_events) {
         list = &s->events[target - 1].attrs;

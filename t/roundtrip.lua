@@ -140,7 +140,7 @@ local function ns(c)   -- int64 cdata -> decimal string
     return (tostring(c):gsub("U?LL$", ""))
 end
 
-local function by_name(spans)
+function M.by_name(spans)
     local t = {}
     for _, s in ipairs(spans) do
         t[s.name] = s
@@ -248,7 +248,7 @@ function M.run(R, setup, opts)
 
     local spans = R:spans()
     assert.are.equal(11, #spans)
-    local s = by_name(spans)
+    local s = M.by_name(spans)
     local F, ctx = s.full, full:context()
 
     -- ids, kind, times, name

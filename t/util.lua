@@ -387,6 +387,20 @@ function _M.flushed(snap, timeout_ms)
     return d
 end
 
+-- Runs fn with the warnings of otel.warn it gives collected (returned)
+-- instead of printed.
+function _M.warnings_of(fn)
+    local warn = require "otel.warn"
+    local got, write = {}, warn.write
+    warn.write = function(msg) got[#got + 1] = msg end
+    local ok, err = pcall(fn)
+    warn.write = write
+    if not ok then
+        error(err, 0)
+    end
+    return got
+end
+
 -- ---- a Lua child process ------------------------------------------------
 
 -- util.run_lua(code[, env[, max_s]]) runs code in a fresh LuaJIT with

@@ -49,7 +49,20 @@ otel_sampler *otel_sampler_trace_id_ratio(double ratio);
 otel_sampler *otel_sampler_parent_based(otel_sampler *root,
         otel_sampler *remote_sampled, otel_sampler *remote_not_sampled,
         otel_sampler *local_sampled, otel_sampler *local_not_sampled);
+otel_sampler *otel_sampler_rules(otel_sampler *fallback);
+int  otel_sampler_rules_add(otel_sampler *rules, otel_sampler *action);
+int  otel_sampler_rule_match(otel_sampler *rules, int i, int op,
+                             const char *key, size_t kl, const char *v,
+                             size_t vl);
+otel_sampler *otel_sampler_extern(int id, const char *desc, size_t dl);
 size_t otel_sampler_describe(const otel_sampler *s, char *buf, size_t cap);
+
+void otel_sampling_input(const char *const *vals, const size_t *lens,
+                         int n);
+int  otel_sampling_run(otel_tracer *t, const otel_span_handle *parent,
+                       const char *name, size_t nl, int kind,
+                       uint8_t *trace_id);
+void otel_sampling_preset(const uint8_t *trace_id, int decision);
 void otel_sampler_free(otel_sampler *s);
 
 size_t otel_warning_next(char *buf, size_t cap);
@@ -58,6 +71,11 @@ void   otel_warning_push(const char *msg, size_t len);
 otel_provider *otel_provider_new(otel_config *cfg, int *status);
 otel_tracer *otel_provider_tracer(otel_provider *p, const char *name,
         size_t nl, const char *version, size_t vl);
+otel_tracer *otel_provider_scope(otel_provider *p, const char *name,
+        size_t nl, const char *version, size_t vl, const char *schema_url,
+        size_t sl, int unique);
+int  otel_tracer_attr(otel_tracer *t, const char *k, size_t kl, int type,
+                      const char *s, size_t sl, int64_t i, double d);
 int  otel_provider_force_flush(otel_provider *p, int timeout_ms);
 int  otel_provider_shutdown(otel_provider *p, int timeout_ms);
 void otel_provider_free(otel_provider *p);
@@ -65,6 +83,8 @@ void otel_provider_ref(otel_provider *p);
 void otel_provider_unref(otel_provider *p);
 size_t otel_provider_describe(const otel_provider *p, int what, char *buf,
                               size_t cap);
+size_t otel_provider_sampler_key(const otel_provider *p, int i, char *buf,
+                                 size_t cap);
 
 int  otel_span_start(otel_tracer *t, const otel_span_handle *parent,
                      const char *name, size_t nl, int kind,
@@ -133,6 +153,8 @@ typedef struct otel_span_view {
     int32_t  kind, status_code;
     uint8_t  trace_id[16], span_id[8], parent_span_id[8];
     uint8_t  has_parent, parent_remote, trace_flags, reserved;
+    const char *scope_schema_url; size_t scope_schema_url_len;
+    uint32_t n_scope_attrs, reserved2;
 } otel_span_view;
 typedef struct otel_attr_view {
     const char *key;   size_t key_len;

@@ -17,6 +17,7 @@ local ev = ffi_new("otel_event_view")
 local lv = ffi_new("otel_link_view")
 
 local VT_ARRAY = 8
+local SCOPE = -2147483648           -- OTEL_TARGET_SCOPE
 
 -- An int64 as a Lua number when exact, else as int64 cdata.
 local function int_value(i)
@@ -104,7 +105,14 @@ function _M.get_finished_spans()
             resource = resource,
             scope = { name = str(sv.scope_name, sv.scope_name_len),
                       version = str(sv.scope_version,
-                                    sv.scope_version_len) },
+                                    sv.scope_version_len),
+                      schema_url = str(sv.scope_schema_url,
+                                       sv.scope_schema_url_len),
+                      attributes = attributes(sv.n_scope_attrs,
+                          function(j, e, view)
+                              return C.otel_memory_attr(p, i, SCOPE, j, e,
+                                                        view)
+                          end) },
             events = {},
             links = {},
         }

@@ -5,6 +5,7 @@
 -- finish() every call through it is ignored by the core (and counted).
 local ffi = require "ffi"
 local base = require "otel.ffi"
+local warn = require "otel.warn"
 
 local C = base.C
 local state = base.state
@@ -19,11 +20,13 @@ local pairs = pairs
 local next = next
 local error = error
 local setmetatable = setmetatable
+local rawget = rawget
 local traceback = debug.traceback
 
 local VT_STRING, VT_BOOL, VT_INT, VT_DOUBLE =
     base.VT_STRING, base.VT_BOOL, base.VT_INT, base.VT_DOUBLE
 local EINVAL = base.EINVAL
+local ELIMIT = base.ELIMIT
 local EREJECTED = -7
 
 local handle_t = ffi.typeof("otel_span_handle")
@@ -47,8 +50,12 @@ local tstate = setmetatable({}, { __mode = "k" })
 _M.tstate = tstate
 _M.has_ts = false
 
+-- ts: a string or an otel.tracestate object.
 function _M.set_trace_state(h, ts)
-    if ts and ts ~= "" then
+    if type(ts) == "table" and type(ts.string) == "function" then
+        ts = ts:string()
+    end
+    if type(ts) == "string" and ts ~= "" then
         tstate[h] = ts
         _M.has_ts = true
         if h.recording == 1 then
@@ -185,6 +192,27 @@ local function set_value(h, target, k, v)
     return EREJECTED, "a value of type " .. tv
 end
 
+local hexbuf = ffi_new("char[32]")
+
+local function hex(bytes, n)
+    C.otel_hex_encode(bytes, n, hexbuf)
+    return ffi_string(hexbuf, 2 * n)
+end
+_M.hex = hex
+
+-- A span limit dropped something of span h: one debug message per span
+-- (the counters of otel.stats() count every drop).
+local limit_logged = setmetatable({}, { __mode = "k" })
+
+local function limit_dropped(h, what)
+    if not limit_logged[h] then
+        limit_logged[h] = true
+        warn.debug("span " .. hex(h.span_id, 8) .. ": " .. what
+                   .. " dropped by a span limit (further drops on this "
+                   .. "span are only counted)")
+    end
+end
+
 -- Sets key k and reports a rejection; level blames the caller.
 local function set_attr(h, target, k, v, level)
     if type(k) ~= "string" then
@@ -198,6 +226,8 @@ local function set_attr(h, target, k, v, level)
                  .. "homogeneous array of one of them)", level + 1)
     elseif rc == EINVAL then
         rejected("otel: attribute key must not be empty", level + 1, true)
+    elseif rc == ELIMIT then
+        limit_dropped(h, "attribute '" .. k .. "'")
     end
 end
 
@@ -213,17 +243,31 @@ _M.set_attrs = set_attrs
 
 -- ---- span contexts --------------------------------------------------------
 
-local hexbuf = ffi_new("char[32]")
-
-local function hex(bytes, n)
-    C.otel_hex_encode(bytes, n, hexbuf)
-    return ffi_string(hexbuf, 2 * n)
-end
-_M.hex = hex
 
 local SpanContext = {}
-SpanContext.__index = SpanContext
 _M.SpanContext = SpanContext
+
+-- trace_id_bytes and span_id_bytes (16 and 8 raw bytes), made when read.
+local BYTES = { trace_id_bytes = { "trace_id", 16 },
+                span_id_bytes = { "span_id", 8 } }
+local rawbuf = ffi_new("uint8_t[16]")
+
+SpanContext.__index = function(t, k)
+    local b = BYTES[k]
+    if not b then
+        return SpanContext[k]
+    end
+    local h = rawget(t, "_h")
+    if h then
+        return ffi_string(h[b[1]], b[2])
+    end
+    local hex_id = rawget(t, b[1])
+    if type(hex_id) == "string"
+       and C.otel_hex_decode(hex_id, #hex_id, rawbuf, b[2]) == 0 then
+        return ffi_string(rawbuf, b[2])
+    end
+    return nil
+end
 
 local function is_valid(h)
     for i = 0, 7 do
@@ -252,6 +296,8 @@ local function span_context(h)
         _h = h,
     }, SpanContext)
 end
+
+_M.span_context = span_context
 
 -- A handle from ids in hex: for span contexts built by hand and links.
 local function handle_from_hex(trace_id, span_id, flags, remote)
@@ -355,6 +401,8 @@ function Span:add_event(name, attrs, time)
         local idx = C.otel_span_add_event(self, name, #name, t)
         if idx >= 0 and attrs then
             set_attrs(self, idx + 1, attrs, 2)
+        elseif idx == ELIMIT then
+            limit_dropped(self, "event '" .. name .. "'")
         end
     end
     return self
@@ -364,7 +412,11 @@ end
 -- carries a trace state or attributes.
 local function add_link(h, ctx, ts, attrs)
     local n = (type(attrs) == "table" and next(attrs) ~= nil) and 1 or 0
-    return C.otel_span_add_link(h, ctx, ts, ts and #ts or 0, n)
+    local rc = C.otel_span_add_link(h, ctx, ts, ts and #ts or 0, n)
+    if rc == ELIMIT then
+        limit_dropped(h, "a link")
+    end
+    return rc
 end
 _M.add_link = add_link
 

@@ -3,6 +3,7 @@ local ffi = require "ffi"
 local base = require "otel.ffi"
 local span = require "otel.span"
 local context = require "otel.context"
+local sampler = require "otel.sampler"
 
 local C = base.C
 local state = base.state
@@ -16,6 +17,10 @@ local tostring = tostring
 local traceback = debug.traceback
 local setmetatable = setmetatable
 local getmetatable = getmetatable
+local pairs = pairs
+local floor = math.floor
+local VT_STRING, VT_BOOL, VT_INT, VT_DOUBLE =
+    base.VT_STRING, base.VT_BOOL, base.VT_INT, base.VT_DOUBLE
 
 local handle_t = span.handle_t
 local INVALID = span.INVALID
@@ -33,21 +38,61 @@ local Tracer = {}
 Tracer.__index = Tracer
 _M.Tracer = Tracer
 
+-- Sets the attributes of a unique scope: strings, booleans, numbers
+-- (integral ones as int); other values are dropped and counted (the
+-- start path that calls this never raises for them).
+local function set_scope_attrs(c, attrs)
+    for k, v in pairs(attrs) do
+        local tv, rc = type(v), nil
+        if type(k) == "string" then
+            if tv == "string" then
+                rc = C.otel_tracer_attr(c, k, #k, VT_STRING, v, #v, 0, 0)
+            elseif tv == "boolean" then
+                rc = C.otel_tracer_attr(c, k, #k, VT_BOOL, nil, 0,
+                                        v and 1 or 0, 0)
+            elseif tv == "number" and v == floor(v) and v >= -2^63
+                   and v < 2^63 then
+                rc = C.otel_tracer_attr(c, k, #k, VT_INT, nil, 0, v, 0)
+            elseif tv == "number" then
+                rc = C.otel_tracer_attr(c, k, #k, VT_DOUBLE, nil, 0, 0, v)
+            end
+        end
+        if rc == nil then
+            C.otel_stats_add(span.stat_index.values_rejected, 1)
+        end
+    end
+end
+
 -- The core tracer of the current provider (nil without one: no-op spans).
 local function core(t)
     if t.epoch ~= state.epoch then
         local p = state.provider
-        local name, version = t.name, t.version
-        t.c = p and C.otel_provider_tracer(p, name, #name, version,
-                                           #version) or nil
+        local name, version, schema = t.name, t.version, t.schema_url
+        t.c = p and C.otel_provider_scope(p, name, #name, version, #version,
+                                          schema, #schema,
+                                          t.attributes and 1 or 0) or nil
+        if t.c ~= nil and t.attributes then
+            set_scope_attrs(t.c, t.attributes)
+        end
+        -- nil unless the sampler reads start attributes or runs Lua
+        t.sampling = p and state.sampling or false
         t.epoch = state.epoch
     end
     return t.c
 end
 
-function _M.new(name, version)
-    return setmetatable({ name = name, version = version or "", c = nil,
-                          epoch = -1 }, Tracer)
+-- attributes: the scope's (copied), or nil.
+function _M.new(name, version, schema_url, attributes)
+    local attrs
+    if attributes then
+        attrs = {}
+        for k, v in pairs(attributes) do
+            attrs[k] = v
+        end
+    end
+    return setmetatable({ name = name, version = version or "",
+                          schema_url = schema_url or "", attributes = attrs,
+                          c = nil, epoch = -1, sampling = false }, Tracer)
 end
 
 -- opts.parent: nil (current), false (new root), a span, a span context or
@@ -119,6 +164,9 @@ end
 
 -- Attributes and links given at start (the sampler already ran).
 local function apply_opts(h, opts, level)
+    if opts.trace_state ~= nil then
+        span.set_trace_state(h, opts.trace_state)
+    end
     local attrs = opts.attributes
     if attrs ~= nil and h.recording == 1 then
         set_attrs(h, 0, attrs, level + 1)
@@ -153,7 +201,13 @@ function Tracer:start_span(name, opts)
         parent = context.current_span()
     end
     local h = handle_t()
-    C.otel_span_start(core(self), parent, name, #name, kind, start, h)
+    local c = core(self)
+    local add, ts
+    if self.sampling then
+        add, ts = sampler._prepare(self.sampling, c, parent, name, kind,
+                                   opts)
+    end
+    C.otel_span_start(c, parent, name, #name, kind, start, h)
     if h.recording == 1 then
         ffi_gc(h, C.otel_span_abandon)
     end
@@ -162,6 +216,9 @@ function Tracer:start_span(name, opts)
     end
     if opts ~= nil then
         apply_opts(h, opts, 2)
+    end
+    if add or ts then
+        sampler._finish(h, add, ts)
     end
     return h
 end
@@ -217,8 +274,14 @@ local function scoped(self, name, opts, fn, args)
         end
     end
     local h = handle_t()
-    local depth = C.otel_scope_start(core(self), r.st, parent, name, #name,
-                                     kind, start, h)
+    local c = core(self)
+    local add, ts
+    if self.sampling then
+        add, ts = sampler._prepare(self.sampling, c, parent or r[r.n],
+                                   name, kind, opts)
+    end
+    local depth = C.otel_scope_start(c, r.st, parent, name, #name, kind,
+                                     start, h)
     if depth < 0 then
         error("otel: cannot start span: " .. base.strerror(depth), 2)
     end
@@ -239,6 +302,9 @@ local function scoped(self, name, opts, fn, args)
     end
     if opts ~= nil then
         apply_opts(h, opts, 2)
+    end
+    if add or ts then
+        sampler._finish(h, add, ts)
     end
     if args == nil then
         return scope_exit(r, depth, h, xpcall(fn, on_error, h))

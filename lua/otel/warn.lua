@@ -45,6 +45,23 @@ function _M.once(msg)
     _M.flush()
 end
 
+-- Debug messages: nginx's error log at level debug under nginx (shown
+-- when error_log says debug), stderr elsewhere when OTEL_LOG_LEVEL=debug.
+local DEBUG_ENV = (os.getenv("OTEL_LOG_LEVEL") or ""):lower() == "debug"
+
+function _M.write_debug(msg)
+    local ngx = rawget(_G, "ngx")
+    if ngx and ngx.log and ngx.DEBUG then
+        ngx.log(ngx.DEBUG, "otel: ", msg)
+    elseif DEBUG_ENV then
+        io.stderr:write("otel: debug: ", msg, "\n")
+    end
+end
+
+function _M.debug(msg)
+    _M.write_debug(msg)
+end
+
 function _M.config(what, value, instead)
     _M.once(what .. "=" .. tostring(value) .. " is not valid, using "
             .. tostring(instead) .. " instead")

@@ -44,6 +44,39 @@ local function setup_code(recv)
         .. recv.url .. "' }, batch = { schedule_delay_ms = 50 } }"
 end
 
+-- Per-route sampling: a rule sampler on http.route, a Lua sampler that
+-- fails for one route.
+local function sampling_block()
+    return [[
+    server {
+        listen 127.0.0.1:${PORT1};
+        location = /__ready { return 204; }
+        location ~ ^/(health|orders|broken)$ {
+            access_by_lua_block {
+                local route = "/" .. ngx.var[1]
+                require("otel.ngx").start_request {
+                    route = route,
+                    attributes = { ["http.route"] = route } }
+            }
+            content_by_lua_block { ngx.say("ok") }
+            log_by_lua_block { require("otel.ngx").finish_request() }
+        }
+    }
+]]
+end
+
+local SAMPLING_SETUP = [[
+    local otel = require "otel"
+    local S = otel.sampler
+    otel.setup { exporter = "otlp", otlp = { endpoint = "%s" },
+                 batch = { schedule_delay_ms = 50 },
+                 sampler = S.parent_based(S.rules({
+                     { route = "/health", ratio = 0 },
+                     { route = "/broken",
+                       sampler = function() error("sampler bug") end },
+                 }, S.always_on())) }
+]]
+
 describe("configuration under nginx", function()
     teardown(function()
         H.stop_all()
@@ -76,6 +109,35 @@ describe("configuration under nginx", function()
         assert.are.equal("unknown_service:nginx",
                          spans[1].resource["service.name"])
         assert.truthy(nginx:quit(20))
+    end)
+
+    it("samples per route; a failing Lua sampler warns in the error log "
+       .. "and never breaks the request", function()
+        local recv = H.start_receiver()
+        local nginx = assert(H.start_nginx {
+            workers = 1,
+            init_worker = SAMPLING_SETUP:format(recv.url),
+            http = sampling_block(),
+        })
+        for _ = 1, 3 do
+            for _, path in ipairs({ "/health", "/orders", "/broken" }) do
+                local code, body = H.get(nginx.url .. path)
+                assert.are.equal(200, code)
+                assert.are.equal("ok\n", body)
+            end
+        end
+        recv:wait_spans(3, 10)
+        assert.truthy(nginx:quit(20))
+        local names = {}
+        for _, sp in ipairs(recv:spans()) do
+            names[sp.name] = (names[sp.name] or 0) + 1
+        end
+        assert.are.same({ ["GET /orders"] = 3 }, names)
+        local log = nginx:error_log()
+        assert.are.equal(1, count("otel.sampler.custom: the sampler "
+                                  .. "raised: ", log), log)
+        assert.matches("%[warn%][^\n]*otel: otel%.sampler%.custom: the "
+                       .. "sampler raised: [^\n]*sampler bug", log)
     end)
 
     it("gives the no-op SDK with env OTEL_SDK_DISABLED=true", function()

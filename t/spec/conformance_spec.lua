@@ -3,22 +3,13 @@
 -- description, invalid tracer names.
 local otel = require "otel"
 local util = require "util"
-local warn = require "otel.warn"
 
 local P = otel.propagation
 local tracer = otel.tracer("spec.conformance")
 local T = "4bf92f3577b34da6a3ce929d0e0e4736"
 local S = "00f067aa0ba902b7"
 
--- Runs fn with the warnings it gives collected (returned).
-local function warnings_of(fn)
-    local got, write = {}, warn.write
-    warn.write = function(msg) got[#got + 1] = msg end
-    local ok, err = pcall(fn)
-    warn.write = write
-    assert(ok, err)
-    return got
-end
+local warnings_of = util.warnings_of
 
 describe("W3C Trace Context level 2", function()
     before_each(function() util.setup() end)
@@ -55,6 +46,7 @@ describe("W3C Trace Context level 2", function()
        function()
         local root = tracer:start_span("root")
         assert.are.equal(3, root:context().trace_flags)
+        root:finish()
         local unsampled
         util.setup({ sampler = otel.sampler.always_off() })
         unsampled = tracer:start_span("root")
@@ -62,6 +54,7 @@ describe("W3C Trace Context level 2", function()
         local out = {}
         P.inject(out, otel.context.with_span(unsampled))
         assert.matches("%-02$", out.traceparent)
+        unsampled:finish()
     end)
 end)
 
@@ -133,5 +126,177 @@ describe("otel.tracer with an invalid name", function()
         }, got)
         got = warnings_of(function() otel.tracer(nil) end)
         assert.are.same({}, got)
+    end)
+end)
+
+describe("span:context() ids as bytes", function()
+    before_each(function() util.setup() end)
+    after_each(util.teardown)
+
+    it("offers the trace and span ids as 16 and 8 raw bytes", function()
+        local s = tracer:start_span("s")
+        local c = s:context()
+        s:finish()
+        assert.are.equal(16, #c.trace_id_bytes)
+        assert.are.equal(8, #c.span_id_bytes)
+        local function hex(b)
+            return (b:gsub(".", function(ch)
+                return string.format("%02x", ch:byte())
+            end))
+        end
+        assert.are.equal(c.trace_id, hex(c.trace_id_bytes))
+        assert.are.equal(c.span_id, hex(c.span_id_bytes))
+        -- a child of an extracted context, and a context built by hand
+        local child = tracer:start_span("c", { parent = P.extract({
+            traceparent = "00-" .. T .. "-" .. S .. "-01" }) })
+        assert.are.equal(T, hex(child:context().trace_id_bytes))
+        child:finish()
+        local by_hand = setmetatable({ trace_id = T, span_id = S },
+                                     getmetatable(c))
+        assert.are.equal(S, hex(by_hand.span_id_bytes))
+    end)
+end)
+
+describe("otel.tracestate", function()
+    before_each(function() util.setup() end)
+    after_each(util.teardown)
+
+    local TS = otel.tracestate
+
+    it("parses a header, dropping invalid members", function()
+        local ts = TS.parse("a=1, b=2,Bad=x,c@vendor=3,d=4=4")
+        assert.are.equal("a=1,b=2,c@vendor=3", ts:string())
+        assert.are.equal("2", ts:get("b"))
+        assert.is_nil(ts:get("Bad"))
+        assert.are.equal("", TS.new():string())
+    end)
+
+    it("set and delete return a new state; set moves the key first",
+       function()
+        local ts = TS.parse("a=1,b=2")
+        local t2 = ts:set("b", "x")
+        assert.are.equal("b=x,a=1", t2:string())
+        assert.are.equal("a=1,b=2", ts:string())    -- unchanged
+        assert.are.equal("b=x", t2:delete("a"):string())
+        assert.are.equal("new=1,a=1,b=2", tostring(ts:set("new", "1")))
+    end)
+
+    it("refuses invalid keys and values (counted), and a 33rd member",
+       function()
+        local snap = util.snapshot()
+        local ts = TS.parse("a=1")
+        for _, kv in ipairs({ { "Upper", "v" }, { "1st", "v" },
+                              { "k", "a,b" }, { "k", "a=b" }, { "k", "" },
+                              { "k", "trailing " }, { "k", "\1" },
+                              { string.rep("k", 257), "v" },
+                              { "t@" .. string.rep("s", 15), "v" } }) do
+            assert.are.equal(ts, ts:set(kv[1], kv[2]))
+        end
+        assert.are.equal(9, util.delta(snap).values_rejected)
+        assert.are_not.equal(ts, ts:set("t@vendor", "x y"))
+        local full = TS.new()
+        for i = 1, 32 do
+            full = full:set("k" .. i, "v")
+        end
+        assert.are.equal(full, full:set("k33", "v"))
+        assert.are_not.equal(full, full:set("k1", "w"))
+    end)
+
+    it("is taken by start_span and by inject", function()
+        local ts = TS.parse("vendor=abc"):set("mine", "1")
+        local s = tracer:start_span("s", { trace_state = ts })
+        assert.are.equal("mine=1,vendor=abc", s:context().trace_state)
+        local out = {}
+        P.inject(out, otel.context.with_span(s))
+        assert.are.equal("mine=1,vendor=abc", out.tracestate)
+        s:finish()
+        assert.are.equal("mine=1,vendor=abc", util.spans()[1].trace_state)
+        -- a span context built by hand with a TraceState
+        out = {}
+        P.inject(out, { trace_id = T, span_id = S, trace_flags = 1,
+                        trace_state = ts:delete("mine") })
+        assert.are.equal("vendor=abc", out.tracestate)
+    end)
+end)
+
+describe("otel.tracer with a schema URL and attributes", function()
+    before_each(function() util.setup() end)
+    after_each(util.teardown)
+
+    it("shows them as scope.schema_url and scope.attributes", function()
+        local SCHEMA = "https://opentelemetry.io/schemas/1.26.0"
+        local t = otel.tracer("lib", "1.0", SCHEMA,
+                              { team = "core", n = 3, ratio = 0.5,
+                                on = true })
+        -- the same arguments, the same tracer
+        assert.are.equal(t, otel.tracer("lib", "1.0", SCHEMA,
+                                        { on = true, ratio = 0.5, n = 3,
+                                          team = "core" }))
+        assert.are_not.equal(t, otel.tracer("lib", "1.0", SCHEMA))
+        assert.are_not.equal(t, otel.tracer("lib", "1.0", SCHEMA,
+                                            { team = "other" }))
+        t:start_span("a"):finish()
+        otel.tracer("lib", "1.0", SCHEMA, { team = "other" })
+            :start_span("b"):finish()
+        otel.tracer("lib", "1.0"):start_span("c"):finish()
+        local s = util.by_name()
+        assert.are.same({ name = "lib", version = "1.0",
+                          schema_url = SCHEMA,
+                          attributes = { team = "core", n = 3,
+                                         ratio = 0.5, on = true } },
+                        s.a.scope)
+        assert.are.same({ team = "other" }, s.b.scope.attributes)
+        assert.are.same({ name = "lib", version = "1.0", schema_url = "",
+                          attributes = {} }, s.c.scope)
+    end)
+
+    it("raises for a schema URL or attributes of the wrong type",
+       function()
+        assert.has_error(function() otel.tracer("x", "1", 5) end)
+        assert.has_error(function() otel.tracer("x", "1", nil, "a=b") end)
+    end)
+end)
+
+describe("a span limit that discards something", function()
+    after_each(util.teardown)
+
+    it("logs once per span at debug level; the counters count all",
+       function()
+        util.setup({ limits = { attribute_count = 2, event_count = 1,
+                                link_count = 1 } })
+        local warn = require "otel.warn"
+        local got, write = {}, warn.write_debug
+        warn.write_debug = function(msg) got[#got + 1] = msg end
+        local snap = util.snapshot()
+        local ok, err = pcall(function()
+            local a = tracer:start_span("a")
+            for i = 1, 5 do
+                a:set_attribute("k" .. i, i)
+            end
+            a:add_event("e1")
+            a:add_event("e2")
+            a:add_link({ trace_id = T, span_id = S })
+            a:add_link({ trace_id = T, span_id = S })
+            a:finish()
+            local b = tracer:start_span("b", { links = {
+                { context = { trace_id = T, span_id = S } },
+                { context = { trace_id = T, span_id = S } } } })
+            b:finish()
+            local c = tracer:start_span("c")     -- within every limit
+            c:set_attribute("k", 1)
+            c:finish()
+        end)
+        warn.write_debug = write
+        assert(ok, err)
+        local s = util.by_name()
+        assert.are.equal(2, #got)
+        assert.are.equal("span " .. s.a.span_id .. ": attribute 'k3' "
+                         .. "dropped by a span limit (further drops on "
+                         .. "this span are only counted)", got[1])
+        assert.matches("^span " .. s.b.span_id .. ": a link dropped", got[2])
+        local d = util.delta(snap)
+        assert.are.equal(3, d.attributes_dropped)
+        assert.are.equal(1, d.events_dropped)
+        assert.are.equal(2, d.links_dropped)
     end)
 end)

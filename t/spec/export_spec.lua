@@ -148,6 +148,33 @@ describe("batch export to the test receiver", function()
         roundtrip.run(R, setup)
     end)
 
+    it("sends the scope's schema URL and attributes", function()
+        setup({})
+        local snap = util.snapshot()
+        local SCHEMA = "https://opentelemetry.io/schemas/1.26.0"
+        local lib = otel.tracer("spec.export.lib", "2.0", SCHEMA,
+                                { ["lib.team"] = "core", ["lib.n"] = 3,
+                                  ["lib.on"] = true })
+        lib:start_span("with.scope"):finish()
+        tracer:start_span("plain"):finish()
+        flushed(snap)
+        local spans = roundtrip.by_name(received())
+        assert.are.same({ name = "spec.export.lib", version = "2.0",
+                          attrs = { ["lib.team"] = "core",
+                                    ["lib.n"] = "3", ["lib.on"] = true } },
+                        spans["with.scope"].scope)
+        assert.are.same({ name = "spec.export", version = "3.1.4",
+                          attrs = {} }, spans.plain.scope)
+        local urls = {}
+        for _, rec in ipairs(get_json("/requests")) do
+            for _, ss in ipairs(rec.decoded.resourceSpans[1].scopeSpans) do
+                urls[ss.scope.name] = ss.schemaUrl
+            end
+        end
+        assert.are.same({ ["spec.export.lib"] = SCHEMA,
+                          ["spec.export"] = "" }, urls)
+    end)
+
     it("exports when the schedule delay passes, without a flush", function()
         setup({ batch = { schedule_delay_ms = 100,
                           max_export_batch_size = 512 } })

@@ -480,7 +480,8 @@ describe("span objects", function()
 
     it("carry the scope and the resource", function()
         local s = one(function() end)
-        assert.are.same({ name = "spec.span", version = "1.0" }, s.scope)
+        assert.are.same({ name = "spec.span", version = "1.0", schema_url = "",
+                          attributes = {} }, s.scope)
         assert.are.equal("lua-otel", s.resource["telemetry.sdk.name"])
         assert.are.equal("lua", s.resource["telemetry.sdk.language"])
     end)
