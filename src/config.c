@@ -5,8 +5,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,29 +24,6 @@ static const char *env2(const char *a, const char *b)
     const char *v = env(a);
 
     return v ? v : env(b);
-}
-
-void otel__warn(const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if ((size_t)n > sizeof(line) - 2) {
-        n = sizeof(line) - 2;
-    }
-    line[n] = '\n';
-    /* One write: lines from several threads do not interleave. */
-    if (fwrite("lua-otel: ", 1, 10, stderr) && fwrite(line, 1, n + 1,
-                                                         stderr)) {
-        fflush(stderr);
-    }
 }
 
 static bool parse_i64(const char *s, int64_t *out)
@@ -327,8 +302,7 @@ static void env_protocol(int64_t *out)
             return;
         }
     }
-    otel__warn("%s: unsupported protocol \"%.64s\" (grpc, http/protobuf "
-               "or http/json), using http/protobuf", name, v);
+    otel__warn_config(name, v, "http/protobuf");
 }
 
 static void env_insecure(int64_t *out)
@@ -348,7 +322,7 @@ static void env_insecure(int64_t *out)
     } else if (strcasecmp(v, "false") == 0) {
         *out = 0;
     } else {
-        otel__warn("%s: \"%.64s\" is not true or false, ignored", name, v);
+        otel__warn_config(name, v, "false");
     }
 }
 

@@ -291,9 +291,13 @@ enum {
 /* Makes cfg->otlp_endpoint from the endpoint given and the protocol.
  * Returns OTEL_OK or OTEL_ENOMEM. */
 int otel__config_resolve(otel_config *cfg);
-/* One line about a misconfiguration or an export failure, for the
- * operator: stderr (nginx's error log under nginx). */
+/* ---- warnings (warn.c) --------------------------------------------------
+ * One line about configuration not taken as given, for the operator:
+ * stderr (nginx's error log under nginx).  otel__warn_config() says
+ * "<what>=<value> is not valid, using <instead> instead". */
 void otel__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void otel__warn_config(const char *what, const char *value,
+                       const char *instead);
 
 /* Builds the resource of a provider: environment, then code, then
  * service.name and telemetry.sdk.*. */
