@@ -178,6 +178,13 @@ describe("OTLP/gRPC export", function()
             assert.are.equal("http://collector:4318/v1/traces", endpoint(
                 { OTEL_EXPORTER_OTLP_ENDPOINT = "http://collector:4318" },
                 {}))
+            -- only the origin counts, whatever the scheme's length
+            assert.are.equal("https://collector:4317", endpoint({},
+                { otlp = { protocol = "grpc",
+                           endpoint = "https://collector:4317/a/b" } }))
+            assert.are.equal("averyveryverylongscheme://c:1", endpoint({},
+                { otlp = { protocol = "grpc",
+                           endpoint = "averyveryverylongscheme://c:1/x" } }))
             -- no scheme: TLS unless insecure
             assert.are.equal("https://collector:4317", endpoint({},
                 { otlp = { protocol = "grpc",
