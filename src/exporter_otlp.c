@@ -225,11 +225,12 @@ static int attempt(otlp_exporter *x, const char *body, size_t len,
     x->retry_after_ms = -1;
     x->grpc_status = -1;
     x->grpc_message[0] = '\0';
-    if (grpc) {
+    /* timeout_ms 0 is no limit: no grpc-timeout either */
+    if (grpc && timeout_ms > 0) {
         otel__grpc_timeout(tbuf, sizeof(tbuf), timeout_ms);
     }
     r = otel__transport_send(x->t, body, len, timeout_ms,
-                             grpc ? tbuf : NULL, &status);
+                             grpc && timeout_ms > 0 ? tbuf : NULL, &status);
     switch (r) {
     case OTEL__T_ANSWERED:
         return grpc ? grpc_answer(x, status, rejected)
