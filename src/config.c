@@ -281,6 +281,13 @@ static const char *const protocols[] = {
     [OTEL_PROTOCOL_HTTP_JSON] = "http/json",
 };
 
+const char *otel__protocol_name(int64_t protocol)
+{
+    return protocol >= 0
+           && (size_t)protocol < sizeof(protocols) / sizeof(protocols[0])
+           ? protocols[protocol] : "";
+}
+
 /* The first of the variables that is set decides; an unsupported value
  * is reported and the default kept. */
 static void env_protocol(int64_t *out)

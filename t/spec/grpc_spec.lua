@@ -162,6 +162,12 @@ describe("OTLP/gRPC export", function()
         it("follows the protocol, as the specification says", function()
             assert.are.equal("http://localhost:4317",
                              endpoint({}, { otlp = { protocol = "grpc" } }))
+            util.with_env({ OTEL_EXPORTER_OTLP_PROTOCOL = "http/json" },
+                          function()
+                otel.setup({ exporter = "otlp" })
+                assert.are.equal("http/json", otel.info().protocol)
+                otel.shutdown(1000)
+            end)
             assert.are.equal("http://localhost:4318/v1/traces",
                              endpoint({}, {}))
             assert.are.equal("http://localhost:4317", endpoint(
