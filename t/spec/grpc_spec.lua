@@ -340,14 +340,25 @@ describe("OTLP/gRPC export", function()
         assert.are.equal(20, delivered_once(ids))
     end)
 
-    it("answers a partial success: rejected spans counted", function()
-        R:control("partial", { rejected = 3, message = "bad spans" })
+    it("answers a partial success: rejected spans counted, told once",
+       function()
+        R:control("partial", { rejected = 3, message = "bad spans",
+                               times = 2 })
         setup()
         local snap = util.snapshot()
-        make_spans(20, "partial")
-        local d = flushed(snap)
-        assert.are.equal(3, d.spans_dropped_rejected)
-        assert.are.equal(17, d.spans_exported)
+        local d
+        local err = util.stderr_of(function()
+            make_spans(20, "partial")
+            d = flushed(snap)
+            make_spans(20, "partial")
+            d = flushed(snap)
+        end)
+        assert.are.equal(6, d.spans_dropped_rejected)
+        assert.are.equal(34, d.spans_exported)
+        assert.matches("3 span(s) rejected (partial success): bad spans",
+                       err, 1, true)
+        local _, lines = err:gsub("lua%-otel:", "")
+        assert.are.equal(1, lines)
     end)
 
     it("has the stream reset mid-call: retried, delivered once", function()
