@@ -357,7 +357,7 @@ describe("OTLP/gRPC export", function()
         assert.are.equal(34, d.spans_exported)
         assert.matches("3 span(s) rejected (partial success): bad spans",
                        err, 1, true)
-        local _, lines = err:gsub("lua%-otel:", "")
+        local _, lines = err:gsub("rejected %(partial success%)", "")
         assert.are.equal(1, lines)
     end)
 
