@@ -12,8 +12,9 @@ description = {
     detailed = [[
 lua-otel is an OpenTelemetry tracing runtime for Lua code embedded in
 servers (nginx/OpenResty, Kong, APISIX, any LuaJIT host).  A C core owns
-spans, per-coroutine context, limits, sampling and batch export over
-OTLP/HTTP (protobuf, libcurl) on a worker thread; a LuaJIT FFI binding gives
+spans, per-coroutine context, limits, sampling and batch export over OTLP
+(HTTP/protobuf, gRPC or HTTP/JSON through libcurl, TLS with private CAs and
+client certificates) on a worker thread; a LuaJIT FFI binding gives
 handlers the OpenTelemetry API with spans that end when their scope exits.
 Needs LuaJIT 2.1 (the binding uses the FFI).
 ]],

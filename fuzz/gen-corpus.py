@@ -428,9 +428,37 @@ def response():
             if cap in (8, 255) or len(b) < 12]
 
 
+# ---- grpc -------------------------------------------------------------------
+def grpc():
+    import base64
+
+    def ld(field, body):
+        return varint(field << 3 | 2) + varint(len(body)) + body
+
+    def status(type_url, secs, nanos):
+        dur = varint(1 << 3) + varint(secs) + varint(2 << 3) + varint(nanos)
+        any_ = ld(1, type_url) + ld(2, ld(1, dur))
+        return varint(1 << 3) + varint(8) + ld(2, b"slow") + ld(3, any_)
+    ri = b"type.googleapis.com/google.rpc.RetryInfo"
+    frames = [b"", b"\0\0\0\0\0", b"\0\0\0\0\x03abc", b"\x01\0\0\0\x01x",
+              b"\0\0\0\0\x09abc", b"\x02\0\0\0\0", b"\0\0"]
+    details = [base64.b64encode(status(ri, 2, 500000000)),
+               base64.b64encode(status(ri, 2, 500000000)).rstrip(b"="),
+               base64.b64encode(status(b"type.googleapis.com/x", 1, 0)),
+               base64.b64encode(status(ri, 10**6, 0)),
+               base64.urlsafe_b64encode(status(ri, 0, 999999999)),
+               b"!!!", b"", b"CAg="]
+    answers = [b"", b"{}", b'{"partialSuccess":{"rejectedSpans":"3"}}',
+               b' {"partialSuccess": {"rejectedSpans": 7}}',
+               b'{"rejectedSpans":"99999999999999999999999"}', b"<html>",
+               b"  ", b'{"rejectedSpans"']
+    return ([b"\0" + f for f in frames] + [b"\x01" + d for d in details]
+            + [b"\x02" + a for a in answers])
+
+
 TARGETS = {"utf8": utf8, "kvlist": kvlist, "attrs": attrs, "otlp": otlp,
            "traceparent": traceparent, "baggage": baggage, "b3": b3,
-           "response": response}
+           "response": response, "grpc": grpc}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:

@@ -465,6 +465,7 @@ function _M.info()
         sampler = base.cstring(C.otel_provider_describe, p, 0),
         service_name = base.cstring(C.otel_provider_describe, p, 1),
         endpoint = base.cstring(C.otel_provider_describe, p, 2),
+        protocol = base.cstring(C.otel_provider_describe, p, 3),
     }
 end
 

@@ -321,6 +321,13 @@ static const char *const protocols[] = {
     [OTEL_PROTOCOL_HTTP_JSON] = "http/json",
 };
 
+const char *otel__protocol_name(int64_t protocol)
+{
+    return protocol >= 0
+           && (size_t)protocol < sizeof(protocols) / sizeof(protocols[0])
+           ? protocols[protocol] : "";
+}
+
 /* The first of the variables that is set decides; an unsupported value
  * is reported and the default kept. */
 static void env_protocol(int64_t *out)
@@ -550,7 +557,11 @@ OTEL_API int otel_config_set_str(otel_config *c, int key, const char *v,
     char **field;
     char *s;
 
-    if (!c || !v || memchr(v, '\0', len)) {
+    if (!c || !v) {
+        return OTEL_EINVAL;
+    }
+    /* File names and URLs go to libcurl as C strings. */
+    if (key != OTEL_CFG_SERVICE_NAME && memchr(v, '\0', len)) {
         return OTEL_EINVAL;
     }
     switch (key) {
@@ -619,7 +630,7 @@ int otel__config_resolve(otel_config *c)
         host = host ? host + 3 : g;
         slash = memchr(host, '/', n - (size_t)(host - g));
         hn = slash ? (size_t)(slash - host) : n - (size_t)(host - g);
-        url = malloc(hn + sizeof("https://"));
+        url = malloc((size_t)(host - g) + hn + sizeof("https://"));
         if (url) {
             if (host == g) {
                 strcpy(url, c->otlp_insecure == 1 ? "http://" : "https://");

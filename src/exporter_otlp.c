@@ -55,6 +55,7 @@ typedef struct {
     int64_t            retry_after_ms;  /* -1: none */
     int                grpc_status;     /* -1: none */
     char               grpc_message[160];
+    char               partial_msg[160];    /* partial_success's message */
 
     char               why[320];    /* the last failure, in words */
     int                warned;      /* its kind, told once; 0: none */
@@ -161,7 +162,8 @@ static int http_answer(otlp_exporter *x, long status, int64_t *rejected)
         if ((x->protocol == OTEL_PROTOCOL_HTTP_JSON
              ? otel__otlp_json_response(resp, rlen, rejected)
              : otel__otlp_decode_response((const uint8_t *)resp, rlen,
-                                          rejected, NULL, 0))
+                                          rejected, x->partial_msg,
+                                          sizeof(x->partial_msg)))
             || *rejected < 0) {
             *rejected = 0;
         }
@@ -191,7 +193,9 @@ static int grpc_answer(otlp_exporter *x, long status, int64_t *rejected)
         resp = otel__transport_body(x->t, &rlen);
         if (otel__grpc_unframe((const uint8_t *)resp, rlen, &msg, &mlen)
             != 0
-            || otel__otlp_decode_response(msg, mlen, rejected, NULL, 0)
+            || otel__otlp_decode_response(msg, mlen, rejected,
+                                          x->partial_msg,
+                                          sizeof(x->partial_msg))
             || *rejected < 0) {
             *rejected = 0;
         }
@@ -225,6 +229,8 @@ static int attempt(otlp_exporter *x, const char *body, size_t len,
     x->retry_after_ms = -1;
     x->grpc_status = -1;
     x->grpc_message[0] = '\0';
+    x->partial_msg[0] = '\0';
+    /* timeout_ms 0 is no limit: no grpc-timeout either */
     if (grpc && timeout_ms > 0) {
         otel__grpc_timeout(tbuf, sizeof(tbuf), timeout_ms);
     }
@@ -372,7 +378,15 @@ static int otlp_export(otel__exporter *e, otel__span *const *spans, size_t n)
         t = deadline == INT64_MAX ? 0 : left;   /* 0 is no limit */
         switch (attempt(x, body, len, t, &rejected)) {
         case SENT:
-            x->warned = 0;
+            if (rejected <= 0) {
+                x->warned = 0;      /* a failure again will be told */
+            } else {
+                /* the specification asks to log the collector's reason */
+                snprintf(x->why, sizeof(x->why), "%lld span(s) rejected "
+                         "(partial success)%s%s", (long long)rejected,
+                         x->partial_msg[0] ? ": " : "", x->partial_msg);
+                report(x, W_PARTIAL, 0);
+            }
             return rejected > (int64_t)n ? (int)n : (int)rejected;
         case ABORTED:
             return OTEL_ESTATE;

@@ -329,6 +329,8 @@ enum {
     OTEL__ENDPOINT_OPTION       /* otlp.endpoint */
 };
 
+/* "http/protobuf", "grpc" or "http/json". */
+const char *otel__protocol_name(int64_t protocol);
 /* Makes cfg->otlp_endpoint from the endpoint given and the protocol.
  * Returns OTEL_OK or OTEL_ENOMEM. */
 int otel__config_resolve(otel_config *cfg);

@@ -253,7 +253,8 @@ OTEL_API void otel_provider_free(otel_provider *p);          /* NULL ok */
  * otel_provider_free() last. */
 OTEL_API void otel_provider_ref(otel_provider *p);
 OTEL_API void otel_provider_unref(otel_provider *p);          /* NULL ok */
-/* Sampler description and service.name, for diagnostics. */
+/* For diagnostics, what: 0 the sampler's description, 1 service.name,
+ * 2 the OTLP endpoint in use, 3 the OTLP protocol. */
 OTEL_API size_t otel_provider_describe(const otel_provider *p, int what,
                                        char *buf, size_t cap);
 /* The attribute key of slot i that the provider's rule samplers read;

@@ -13,36 +13,75 @@
 
 #include "otlp.h"
 
+/* Numbers without printf: it is most of the cost of a span otherwise. */
+static void put_num(otel__buf *b, uint64_t v, bool neg, bool quoted)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+
+    if (quoted) {
+        *--p = '"';
+    }
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg) {
+        *--p = '-';
+    }
+    if (quoted) {
+        *--p = '"';
+    }
+    otel__buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+static void put_i64(otel__buf *b, int64_t v, bool quoted)
+{
+    put_num(b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, quoted);
+}
+
+/* ,"key": */
+static void put_key(otel__buf *b, const char *key)
+{
+    otel__buf_put(b, ",\"", 2);
+    otel__buf_puts(b, key);
+    otel__buf_put(b, "\":", 2);
+}
+
 static void put_hex(otel__buf *b, const char *key, const uint8_t *id,
                     size_t n)
 {
-    char out[40];
+    char out[34];
 
-    otel_hex_encode(id, n, out);
-    otel__buf_printf(b, ",\"%s\":\"%.*s\"", key, (int)(2 * n), out);
+    out[0] = '"';
+    otel_hex_encode(id, n, out + 1);
+    out[2 * n + 1] = '"';
+    put_key(b, key);
+    otel__buf_put(b, out, 2 * n + 2);
 }
 
 /* ,"key":"text" (left out when empty, as proto3 leaves it out) */
 static void put_str(otel__buf *b, const char *key, const otel__str *s)
 {
     if (s->len) {
-        otel__buf_printf(b, ",\"%s\":", key);
+        put_key(b, key);
         otel__buf_json_str(b, s->p, s->len);
     }
 }
 
+/* A fixed64 time: a decimal string, left out when 0. */
 static void put_u64(otel__buf *b, const char *key, int64_t v)
 {
     if (v) {
-        otel__buf_printf(b, ",\"%s\":\"%llu\"", key,
-                         (unsigned long long)v);
+        put_key(b, key);
+        put_num(b, (uint64_t)v, false, true);
     }
 }
 
 static void put_count(otel__buf *b, const char *key, uint32_t v)
 {
     if (v) {
-        otel__buf_printf(b, ",\"%s\":%u", key, v);
+        put_key(b, key);
+        put_num(b, v, false, false);
     }
 }
 
@@ -60,12 +99,12 @@ static void put_scalar(otel__buf *b, int type, const otel__value *v,
         }
         break;
     case OTEL_VT_BOOL:
-        otel__buf_printf(b, "{\"boolValue\":%s",
-                         (i < 0 ? v->u.b : v->u.ba[i]) ? "true" : "false");
+        otel__buf_puts(b, (i < 0 ? v->u.b : v->u.ba[i])
+                          ? "{\"boolValue\":true" : "{\"boolValue\":false");
         break;
     case OTEL_VT_INT:
-        otel__buf_printf(b, "{\"intValue\":\"%lld\"",
-                         (long long)(i < 0 ? v->u.i : v->u.ia[i]));
+        otel__buf_puts(b, "{\"intValue\":");
+        put_i64(b, i < 0 ? v->u.i : v->u.ia[i], true);
         break;
     case OTEL_VT_DOUBLE:
         otel__buf_puts(b, "{\"doubleValue\":");
@@ -134,14 +173,16 @@ static void put_span(otel__buf *b, const otel__span *s)
     if (s->has_parent && s->parent_remote) {
         flags |= OTEL__OTLP_FLAG_IS_REMOTE;
     }
-    otel__buf_printf(b, "{\"kind\":%d", s->kind + 1);
+    otel__buf_puts(b, "{\"kind\":");
+    put_num(b, (uint64_t)s->kind + 1, false, false);
     put_hex(b, "traceId", s->trace_id, 16);
     put_hex(b, "spanId", s->span_id, 8);
     put_str(b, "traceState", &s->trace_state);
     if (s->has_parent) {
         put_hex(b, "parentSpanId", s->parent_span_id, 8);
     }
-    otel__buf_printf(b, ",\"flags\":%u", flags);
+    put_key(b, "flags");
+    put_num(b, flags, false, false);
     put_str(b, "name", &s->name);
     put_u64(b, "startTimeUnixNano", s->start_ns);
     put_u64(b, "endTimeUnixNano", s->end_ns);
@@ -163,9 +204,10 @@ static void put_span(otel__buf *b, const otel__span *s)
         otel__buf_puts(b, ",\"links\":[");
         for (i = 0; i < s->n_links; i++) {
             l = &s->links[i];
-            otel__buf_printf(b, "%s{\"flags\":%u", i ? "," : "",
-                             l->trace_flags | OTEL__OTLP_FLAG_HAS_IS_REMOTE
-                             | (l->remote ? OTEL__OTLP_FLAG_IS_REMOTE : 0));
+            otel__buf_puts(b, i ? ",{\"flags\":" : "{\"flags\":");
+            put_num(b, l->trace_flags | OTEL__OTLP_FLAG_HAS_IS_REMOTE
+                       | (l->remote ? OTEL__OTLP_FLAG_IS_REMOTE : 0),
+                    false, false);
             put_hex(b, "traceId", l->trace_id, 16);
             put_hex(b, "spanId", l->span_id, 8);
             put_str(b, "traceState", &l->trace_state);
@@ -176,7 +218,8 @@ static void put_span(otel__buf *b, const otel__span *s)
     }
     put_count(b, "droppedLinksCount", s->dropped_links);
     if (s->status_code != OTEL_STATUS_UNSET) {
-        otel__buf_printf(b, ",\"status\":{\"code\":%d", s->status_code);
+        otel__buf_puts(b, ",\"status\":{\"code\":");
+        put_num(b, s->status_code, false, false);
         if (s->status_code == OTEL_STATUS_ERROR) {
             put_str(b, "message", &s->status_desc);
         }

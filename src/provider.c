@@ -342,6 +342,8 @@ OTEL_API size_t otel_provider_describe(const otel_provider *p, int what,
         s = (a && a->v.type == OTEL_VT_STRING) ? a->v.u.s : "";
     } else if (what == 2) {
         s = p->cfg->otlp_endpoint;
+    } else if (what == 3) {
+        s = otel__protocol_name(p->cfg->otlp_protocol);
     }
     n = strlen(s);
     if (cap) {

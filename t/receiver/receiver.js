@@ -198,6 +198,12 @@ const CONTROL_MODES = {
     return { delay_ms: delay };
   },
   hang() { return {}; },
+  // big: a 200 whose body is `bytes` bytes of padding (an oversized answer).
+  big(b) {
+    const bytes = Number(b.bytes);
+    if (!Number.isInteger(bytes) || bytes < 0) throw new Error('bytes must be a non-negative integer');
+    return { bytes };
+  },
   // reset: true sends a TCP RST instead of a plain close (FIN).  With
   // after_bytes the connection goes as soon as that many body bytes have
   // arrived (mid-body, before the request is complete).
@@ -454,6 +460,14 @@ async function handleTrace(req, res, pathname) {
   if (partial) {
     rec.fault = rec.fault ? `${rec.fault}+partial` : 'partial';
     resp.partialSuccess = { rejectedSpans: partial.rejected, errorMessage: partial.message };
+  }
+  const big = consume('big');
+  if (big) {
+    rec.fault = 'big';
+    res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': big.bytes });
+    res.end(Buffer.alloc(big.bytes));
+    rec.answered = 200;
+    return;
   }
   if (mediaType(rec.content_type) === 'application/json') {
     // The JSON mapping of the answer, int64 as a string as collectors write it.

@@ -158,6 +158,12 @@ describe("OTLP/gRPC export", function()
         it("follows the protocol, as the specification says", function()
             assert.are.equal("http://localhost:4317",
                              endpoint({}, { otlp = { protocol = "grpc" } }))
+            util.with_env({ OTEL_EXPORTER_OTLP_PROTOCOL = "http/json" },
+                          function()
+                otel.setup({ exporter = "otlp" })
+                assert.are.equal("http/json", otel.info().protocol)
+                otel.shutdown(1000)
+            end)
             assert.are.equal("http://localhost:4318/v1/traces",
                              endpoint({}, {}))
             assert.are.equal("http://localhost:4317", endpoint(
@@ -174,6 +180,13 @@ describe("OTLP/gRPC export", function()
             assert.are.equal("http://collector:4318/v1/traces", endpoint(
                 { OTEL_EXPORTER_OTLP_ENDPOINT = "http://collector:4318" },
                 {}))
+            -- only the origin counts, whatever the scheme's length
+            assert.are.equal("https://collector:4317", endpoint({},
+                { otlp = { protocol = "grpc",
+                           endpoint = "https://collector:4317/a/b" } }))
+            assert.are.equal("averyveryverylongscheme://c:1", endpoint({},
+                { otlp = { protocol = "grpc",
+                           endpoint = "averyveryverylongscheme://c:1/x" } }))
             -- no scheme: TLS unless insecure
             assert.are.equal("https://collector:4317", endpoint({},
                 { otlp = { protocol = "grpc",
@@ -337,14 +350,25 @@ describe("OTLP/gRPC export", function()
         assert.are.equal(20, delivered_once(ids))
     end)
 
-    it("answers a partial success: rejected spans counted", function()
-        R:control("partial", { rejected = 3, message = "bad spans" })
+    it("answers a partial success: rejected spans counted, told once",
+       function()
+        R:control("partial", { rejected = 3, message = "bad spans",
+                               times = 2 })
         setup()
         local snap = util.snapshot()
-        make_spans(20, "partial")
-        local d = flushed(snap)
-        assert.are.equal(3, d.spans_dropped_rejected)
-        assert.are.equal(17, d.spans_exported)
+        local d
+        local err = util.stderr_of(function()
+            make_spans(20, "partial")
+            d = flushed(snap)
+            make_spans(20, "partial")
+            d = flushed(snap)
+        end)
+        assert.are.equal(6, d.spans_dropped_rejected)
+        assert.are.equal(34, d.spans_exported)
+        assert.matches("3 span(s) rejected (partial success): bad spans",
+                       err, 1, true)
+        local _, lines = err:gsub("rejected %(partial success%)", "")
+        assert.are.equal(1, lines)
     end)
 
     it("has the stream reset mid-call: retried, delivered once", function()

@@ -169,12 +169,22 @@ describe("TLS", function()
 
     for _, p in ipairs(PROTOCOLS) do
         describe(p.name, function()
-            it("trusts a private CA given as otlp.certificate", function()
+            it("trusts a private CA given as otlp.certificate, one "
+               .. "connection for every batch", function()
                 setup({ protocol = p.name, endpoint = p.url(R),
                         certificate = f("ca.pem") })
-                local d = export(20)
-                assert.are.equal(20, d.spans_exported)
-                assert.are.equal(20, R:stats().spans)
+                for _ = 1, 3 do
+                    local d = export(20)
+                    assert.are.equal(20, d.spans_exported)
+                end
+                assert.are.equal(60, R:stats().spans)
+                if p.name == "grpc" then
+                    local recs = R:requests()
+                    assert.are.equal(3, #recs)
+                    for _, rec in ipairs(recs) do
+                        assert.are.equal(recs[1].connection, rec.connection)
+                    end
+                end
             end)
 
             it("takes the files from OTEL_EXPORTER_OTLP_* too", function()
