@@ -23,6 +23,7 @@ local C = base.C
 local rec = context.rec
 local with_span = context.with_span
 local KEY = state.KEY
+local get_ctx = state.ctx
 local tracer = state.tracer
 local KNOWN_METHODS = http.KNOWN_METHODS
 local span_name = http.span_name
@@ -120,7 +121,7 @@ local sopts = { kind = SERVER, parent = false, attributes = nil,
 -- only in access, after routing).  Nothing is left attached: run code
 -- that should see the span as its parent through otel.ngx.phase.
 function _M.start_request(opts)
-    local ctx = ngx.ctx
+    local ctx = get_ctx()
     local st = ctx[KEY]
     if st then
         local sp = st.span
@@ -176,13 +177,13 @@ end
 
 -- otel.ngx.request_span() -> the request's SERVER span, or the invalid span.
 function _M.request_span()
-    local st = ngx.ctx[KEY]
+    local st = get_ctx()[KEY]
     return st and st.span or INVALID
 end
 
 -- otel.ngx.request_context() -> the request's context, or nil.
 function _M.request_context()
-    return state.request_context(ngx.ctx)
+    return state.request_context(get_ctx())
 end
 
 -- end_server(span, status): the response status (ERROR for 5xx); ends
@@ -205,7 +206,7 @@ _M.end_server = end_server
 -- from body_filter_by_lua, where it ends the span at the last buffer
 -- (otel.ngx.capture ends the callee's span itself).
 function _M.finish_request()
-    local st = ngx.ctx[KEY]
+    local st = get_ctx()[KEY]
     if not st then
         return
     end
