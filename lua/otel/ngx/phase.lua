@@ -13,14 +13,12 @@ local state = require "otel.ngx.state"
 local ngx = ngx
 local type = type
 local error = error
-local pcall = pcall
 local select = select
 local unpack = unpack
 local C = base.C
 local rec = context.rec
 local attach = context.attach
 local attach_in = context.attach_in
-local provider_state = base.state
 local detach = context.detach
 local get_phase = ngx.get_phase
 local KEY = state.KEY
@@ -76,7 +74,7 @@ end
 -- varargs, so it calls no Lua function on its usual path (only FFI): a
 -- trace that started in a callee cannot return into a vararg frame (NYI
 -- in LuaJIT 2.1).
-local function leave_phase(st, p, ok, ...)
+local function leave_phase(st, p, ...)
     st.phase = p.prev
     local r, depth = p.r, p.depth
     if r.st == p.st and r.n == depth and r[depth] == p.span then
@@ -89,9 +87,6 @@ local function leave_phase(st, p, ok, ...)
         end
     else
         detach(p)           -- out of order, or moved: the general rules
-    end
-    if not ok then
-        error((...), 0)
     end
     return ...
 end
@@ -107,9 +102,10 @@ end
 -- arguments come packed, or nil for none.
 local function run_phase(fn, args)
     local st = get_ctx()[KEY]
-    -- without a provider no span records: nothing to unwind, and the
-    -- fallback hook gives fn the request's (non-recording) span
-    if not st or not provider_state.provider then
+    -- a request span that is not recorded (no provider, sampled out)
+    -- has nothing to unwind: fn runs as it is, and the fallback hook
+    -- gives it the request's span as its current one
+    if not st or st.span.recording == 0 then
         return call(fn, args)
     end
     local phase = get_phase()
@@ -121,10 +117,15 @@ local function run_phase(fn, args)
     local p = attach_in(r, st.context)
     p.st, p.span, p.phase, p.prev = r.st, r[p.depth], phase, prev
     st.phase = p
+    -- no pcall (compiled code cannot return into a pcall frame, so fn
+    -- would run in the interpreter): when fn raises, the entry stays and
+    -- is taken off like an ngx.exit's, by the next phase() or
+    -- finish_request() of the request, or when the coroutine serves
+    -- another request
     if args == nil then
-        return leave_phase(st, p, pcall(fn))
+        return leave_phase(st, p, fn())
     end
-    return leave_phase(st, p, pcall(fn, unpack(args, 1, args.n)))
+    return leave_phase(st, p, fn(unpack(args, 1, args.n)))
 end
 
 -- otel.ngx.phase(fn, ...) -> fn's results: fn runs with the request

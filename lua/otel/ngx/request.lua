@@ -20,7 +20,6 @@ local ngx_var = ngx.var
 local ngx_req = ngx.req
 local get_phase = ngx.get_phase
 local C = base.C
-local rec = context.rec
 local with_span = context.with_span
 local KEY = state.KEY
 local get_ctx = state.ctx
@@ -134,7 +133,10 @@ function _M.start_request(opts)
         end
         return sp
     end
-    rec()
+    -- (the coroutine's record is not read here: start_span has its
+    -- parent, and what another request left on the record is cleared on
+    -- its first use; coroutine.running, which that read takes, ends the
+    -- compiled code it runs in)
     local route, record_query, extra
     if opts ~= nil then
         if type(opts) ~= "table" then
