@@ -148,8 +148,7 @@ OTEL_API int otel_span_start(otel_tracer *t, const otel_span_handle *parent,
         otel__stat_add(OTEL_STAT_SPANS_SAMPLED_OUT, 1);
         return OTEL_ENOMEM;
     }
-    otel__arena_init(&s->arena, s->inline_buf, sizeof(s->inline_buf));
-    s->state = OTEL__SPAN_LIVE;
+    s->state = OTEL__SPAN_LIVE;     /* (the arena was reset by scrub) */
     s->kind = (uint8_t)kind;
     s->status_code = OTEL_STATUS_UNSET;
     s->trace_flags = out->trace_flags;

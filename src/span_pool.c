@@ -12,6 +12,9 @@
 #define POOL_BLOCK 64
 #define CACHE_MAX 64
 #define CACHE_REFILL 32
+/* The chunk a record keeps beyond its inline buffer for its next span: a
+ * SERVER span with the HTTP attributes overflows the inline bytes. */
+#define ARENA_KEEP 4096
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static otel__span *pool_free;
@@ -77,6 +80,9 @@ static otel__span *pool_refill(void)
         }
         for (i = 0; i < POOL_BLOCK; i++) {
             atomic_init(&blk[i].gen, 1);
+            otel__arena_init(&blk[i].arena, blk[i].inline_buf,
+                             sizeof(blk[i].inline_buf));
+            blk[i].arena.keep = ARENA_KEEP;
             blk[i].next = head;
             head = &blk[i];
         }
@@ -105,9 +111,7 @@ otel__span *otel__span_alloc(void)
 /* Frees what a record holds beyond itself, before it goes back. */
 static void scrub(otel__span *s)
 {
-    if (s->arena.chunks) {
-        otel__arena_reset(&s->arena);
-    }
+    otel__arena_reset(&s->arena);   /* a chunk may stay as the spare */
     s->state = OTEL__SPAN_FREE;
 }
 

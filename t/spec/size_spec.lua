@@ -27,11 +27,7 @@ local function setup(otlp)
 end
 
 local function flushed(snap)
-    assert.is_true(otel.force_flush(120000))
-    local d = util.delta(snap)
-    util.check_identity(d)
-    assert.are.equal(0, d.spans_queued)
-    return d
+    return util.flushed(snap, 120000)
 end
 
 local tracer = otel.tracer("spec.size")
@@ -90,13 +86,12 @@ describe_big("OTLP request and answer sizes", function()
         setup()
         local before = R:stats().total.spans
         local snap = util.snapshot()
+        local d
         local err = util.stderr_of(function()
             big_spans(1, 65 * MiB)
             big_spans(3, 1000)
-            assert.is_true(otel.force_flush(120000))
+            d = util.flushed(snap, 120000)
         end)
-        local d = util.delta(snap)
-        util.check_identity(d)
         assert.are.equal(1, d.spans_dropped_export_failed)
         assert.are.equal(3, d.spans_exported)
         assert.matches("a span larger than the 64 MiB request limit", err,
@@ -108,12 +103,11 @@ describe_big("OTLP request and answer sizes", function()
         setup({ endpoint = R.url })
         R:control("big", { bytes = 5 * MiB })
         local snap = util.snapshot()
+        local d
         local err = util.stderr_of(function()
             big_spans(10, 10)
-            assert.is_true(otel.force_flush(60000))
+            d = util.flushed(snap, 60000)
         end)
-        local d = util.delta(snap)
-        util.check_identity(d)
         assert.are.equal(10, d.spans_dropped_export_failed)
         assert.are.equal(0, d.export_retries)
         assert.matches("larger than the 4 MiB limit", err, 1, true)
