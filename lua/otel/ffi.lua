@@ -196,6 +196,20 @@ int otel_b3_parse(const char *s, size_t len, otel_span_handle *out,
 int otel_b3_parse_multi(const char *const *vals, const size_t *lens,
                         otel_span_handle *out, int *debug);
 int otel_b3_format(const otel_span_handle *h, int debug, char *buf);
+const char *otel_prop_field(int format, int i);
+const char *otel_prop_baggage_prefix(int format);
+int otel_prop_extract(int format, const char *const *vals,
+                      const size_t *lens, otel_span_handle *out,
+                      int *debug, char *ts, size_t *tslen);
+int otel_prop_inject(int format, const otel_span_handle *h, int debug,
+                     const char *ts, size_t tsl, char *buf, size_t cap,
+                     size_t *lens);
+int otel_prop_baggage_put(int format, otel_baggage_writer *w,
+                          const char *name, size_t nl, const char *value,
+                          size_t vl);
+int otel_prop_baggage_format(int format, const char *k, size_t kl,
+                             const char *v, size_t vl, char *buf,
+                             size_t cap, size_t *lens);
 ]]
 
 local function load_core()

@@ -16,6 +16,11 @@
 #include "../../fuzz/fuzz_baggage.c"
 #include "../../fuzz/fuzz_b3.c"
 #include "../../fuzz/fuzz_response.c"
+#include "../../fuzz/fuzz_jaeger.c"
+#include "../../fuzz/fuzz_ottrace.c"
+#include "../../fuzz/fuzz_xray.c"
+#include "../../fuzz/fuzz_gcp.c"
+#include "../../fuzz/fuzz_datadog.c"
 
 #include "tap.h"
 
@@ -28,7 +33,9 @@ static const struct {
     { "utf8", utf8_run }, { "kvlist", kvlist_run }, { "attrs", attrs_run },
     { "otlp", otlp_run }, { "traceparent", traceparent_run },
     { "baggage", baggage_run }, { "b3", b3_run },
-    { "response", response_run },
+    { "response", response_run }, { "jaeger", fj_run },
+    { "ottrace", fo_run }, { "xray", fx_run }, { "gcp", fg_run },
+    { "datadog", fd_run },
 };
 
 /* Runs one input; false when a check failed (it printed why). */
@@ -95,6 +102,11 @@ static const struct {
       "baggage: no trailing OWS in the metadata of 'k=v;p= '" },
     { baggage_run, INPUT("Z*-=;-Z;-= ,J,\x1fJ,J,J"),
       "baggage: the fuzzer's input for the same" },
+    /* has_prefix folded every byte with | 0x20: '\r' matched '-'. */
+    { fj_run, INPUT("\x02uberctx\rk\nv"),
+      "jaeger: uberctx\\rk is no baggage header" },
+    { fo_run, INPUT("\x81ot-baggage\rk\nv"),
+      "ottrace: ot-baggage\\rk is no baggage header" },
 };
 
 static void replay_corpus(size_t t)
@@ -146,6 +158,11 @@ int main(void)
     baggage_init();
     b3_init();
     response_init();
+    fj_init();
+    fo_init();
+    fx_init();
+    fg_init();
+    fd_init();
     for (i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
         CHECK(replay(found[i].run, found[i].data, found[i].size), "%s",
               found[i].what);

@@ -450,9 +450,10 @@ describe("propagator configuration", function()
 
     it("an unknown name in the option raises", function()
         assert.has_error(function()
-            otel.setup({ exporter = "none", propagators = { "jaeger" } })
-        end, "otel.setup: unknown propagator 'jaeger' (tracecontext, "
-             .. "baggage, b3, b3multi or none)")
+            otel.setup({ exporter = "none", propagators = { "bogus" } })
+        end, "otel.setup: unknown propagator 'bogus' (tracecontext, "
+             .. "baggage, b3, b3multi, jaeger, ottrace, xray, gcp, datadog "
+             .. "or none)")
         assert.is_nil(otel.info())
     end)
 end)
