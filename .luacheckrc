@@ -12,6 +12,7 @@ local ngx = {
                status = { read_only = false } },
 }
 files["lua/otel/ngx.lua"] = { read_globals = { ngx = ngx } }
+files["lua/otel/ngx/"] = { read_globals = { ngx = ngx } }
 
 -- busted specs, helpers and the nginx integration tests.
 files["t/"] = { std = "+busted" }

@@ -113,10 +113,11 @@ proto-check:
 	@sh tools/gen-proto.sh --check
 
 install: all
-	install -d $(DESTDIR)$(LUA_LIBDIR) $(DESTDIR)$(LUA_SHAREDIR)/otel
+	install -d $(DESTDIR)$(LUA_LIBDIR) $(DESTDIR)$(LUA_SHAREDIR)/otel/ngx
 	install -m 0755 $(LIB) $(DESTDIR)$(LUA_LIBDIR)/otel_core.so
 	install -m 0644 lua/otel.lua $(DESTDIR)$(LUA_SHAREDIR)/otel.lua
 	install -m 0644 lua/otel/*.lua $(DESTDIR)$(LUA_SHAREDIR)/otel/
+	install -m 0644 lua/otel/ngx/*.lua $(DESTDIR)$(LUA_SHAREDIR)/otel/ngx/
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -1,37 +1,57 @@
 #!/bin/sh
-# The cost of tracing in nginx: wrk against a trivial content handler, one
-# worker, loopback only, in three configurations:
+# What tracing costs nginx per request, in worker CPU.
 #
-#   A  no Lua phases            `return 200`
-#   B  same phases, tracing off access, content and log by Lua, running the
-#                               handler code without its otel calls
-#   C  tracing on               B plus a SERVER span (start_request /
-#                               finish_request) and one child span per
-#                               request, all exported over OTLP/HTTP
+# One nginx worker pinned to one core; wrk and the OTLP sink pinned to the
+# other.  Each variant runs REPS times, the reps interleaved across the
+# variants (a disturbance of the shared machine hits all of them alike);
+# each figure is the median of the reps.  CPU is the worker process's
+# utime + stime from /proc (every thread: the export thread included),
+# read after a force_flush so that the export of the run's spans counts,
+# divided by the requests wrk made.
 #
-# (and, for information, D: B's handlers with their otel calls but no
-# otel.setup: the instrumentation left in place with tracing disabled).
-# C exports to a second nginx that reads each request body and discards
-# it, so that no receiver is measured.  Prints req/s, p50 and p99 latency,
-# the exporter's counters read from /stats, and the loss of C against B
-# beside the target.  No figure is a test: the machine may be shared.
+#   A   no Lua phases                  `return 200`
+#   B   same Lua phases, untraced      access, content and log by Lua
+#   C   otel.ngx full                  B + a SERVER span with the HTTP
+#                                      attributes, W3C extract, one child
+#                                      span; all exported over OTLP/HTTP
+#   Bb  B, browser-like request        15 headers: cookie, accept-*,
+#   Cb  C, browser-like request        user-agent, referer, traceparent,
+#                                      tracestate, baggage (bench/nginx/
+#                                      browser.lua, a wrk script)
+#   E   C with sampler always_off
+#   Eb  E, browser-like request
+#   D   C's handlers without otel.setup (instrumented, tracing disabled)
 #
-#   sh bench/nginx/run.sh    (DURATION=10 CONNECTIONS=50 ROUNDS=2 by default)
+# "added" is the median over the reps of the variant's CPU per request
+# minus that of its baseline in the same rep (B, or Bb for the browser-like
+# rows), printed beside the target of the nginx cost issue.  The sink is a
+# second nginx that answers 200 to each export, so no receiver is measured.
+# No figure is a test: on a shared machine they move; median and pairing
+# keep them comparable, not exact.
+#
+#   sh bench/nginx/run.sh     REPS=7 DURATION=5 CONNECTIONS=50 by default
+#                             VARIANTS="A B C ..." runs a subset
+#                             WORKER_CPU=0 CLIENT_CPU=1 the cores
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${OTEL_BUILD:-$top/build}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
-duration=${DURATION:-10}
+duration=${DURATION:-5}
 conns=${CONNECTIONS:-50}
+reps=${REPS:-7}
+variants=${VARIANTS:-A B C Bb Cb E Eb D}
+wcpu=${WORKER_CPU:-0}
+ccpu=${CLIENT_CPU:-1}
 
-for tool in nginx wrk curl luajit; do
+for tool in nginx wrk curl luajit taskset; do
     command -v $tool >/dev/null 2>&1 || {
         echo "bench/nginx: $tool is missing (make deps)" >&2; exit 1; }
 done
 [ -f "$build/otel_core.so" ] || make -C "$top" -s BUILD="$build" all
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/otel-nginx-bench.XXXXXX")
+chmod 755 "$tmp"
 pids=""
 cleanup() {
     for p in $pids; do
@@ -53,11 +73,12 @@ free_port() {
         io.write(require("nginx.harness").free_port())')
 }
 
-# start_nginx NAME: runs $tmp/NAME/nginx.conf; the master's pid in $pid
+# start_nginx NAME CPU: runs $tmp/NAME/nginx.conf with its processes on
+# core CPU; the master's pid in $pid, the worker's in $wpid
 start_nginx() {
     name=$1
     mkdir -p "$tmp/$name/logs" "$tmp/$name/tmp"
-    nginx -p "$tmp/$name" -c "$tmp/$name/nginx.conf" \
+    taskset -c "$2" nginx -p "$tmp/$name" -c "$tmp/$name/nginx.conf" \
         -e "$tmp/$name/logs/error.log"
     n=0
     while [ ! -s "$tmp/$name/logs/nginx.pid" ] && [ $n -lt 100 ]; do
@@ -65,6 +86,16 @@ start_nginx() {
     done
     pid=$(cat "$tmp/$name/logs/nginx.pid")
     pids="$pids $pid"
+    n=0
+    wpid=""
+    while [ -z "$wpid" ] && [ $n -lt 100 ]; do
+        wpid=$(pgrep -P "$pid" | head -n 1 || true)
+        [ -n "$wpid" ] || sleep 0.05
+        n=$((n + 1))
+    done
+    # every thread of the worker (the export thread starts in
+    # init_worker) on the worker's core
+    taskset -a -p -c "$2" "$wpid" >/dev/null
 }
 
 main_conf() {
@@ -79,7 +110,7 @@ events { worker_connections 4096; }
 EOF
 }
 
-# The OTLP endpoint of configuration C: reads each body, answers 200.
+# The OTLP endpoint: answers 200 to each export.
 sink_port=$(free_port)
 mkdir -p "$tmp/sink"
 { main_conf; cat <<EOF
@@ -98,9 +129,10 @@ http {
 }
 EOF
 } > "$tmp/sink/nginx.conf"
-start_nginx sink
+start_nginx sink "$ccpu"
 
-# bench_conf MODE: the server under test (MODE: plain, off, on, noprovider)
+# bench_conf MODE: the server under test (MODE: off, on, sampled_off,
+# noprovider)
 bench_conf() {
     mode=$1
     main_conf
@@ -117,10 +149,13 @@ http {
     }
     init_worker_by_lua_block {
         local mode = "$mode"
-        TRACING = mode == "on" or mode == "noprovider"
-        if mode == "on" then
-            require("otel").setup {
+        TRACING = mode ~= "off"
+        if mode == "on" or mode == "sampled_off" then
+            local otel = require "otel"
+            otel.setup {
                 service_name = "bench",
+                sampler = mode == "sampled_off"
+                          and otel.sampler.always_off() or nil,
                 exporter = "otlp",
                 otlp = { endpoint = "http://127.0.0.1:$sink_port" },
                 batch = { max_queue_size = 65536,
@@ -159,13 +194,53 @@ http {
 EOF
 }
 
-# The server under test of each configuration, on a port of its own.
-for mode in plain off on noprovider; do
+# The server of a variant, its path and its wrk script.
+server_of() {
+    case $1 in
+        A|B|Bb) echo off ;; C|Cb) echo on ;; E|Eb) echo sampled_off ;;
+        D) echo noprovider ;;
+    esac
+}
+path_of() { [ "$1" = A ] && echo /plain || echo /bench; }
+browser() { case $1 in *b) return 0 ;; *) return 1 ;; esac; }
+baseline_of() { if browser "$1"; then echo Bb; else echo B; fi; }
+label_of() {
+    case $1 in
+        A) echo "A  no Lua phases" ;;
+        B) echo "B  same Lua phases, untraced" ;;
+        C) echo "C  otel.ngx full" ;;
+        Bb) echo "Bb B, browser-like request" ;;
+        Cb) echo "Cb C, browser-like request" ;;
+        E) echo "E  sampler always_off" ;;
+        Eb) echo "Eb E, browser-like request" ;;
+        D) echo "D  otel.ngx, no otel.setup" ;;
+    esac
+}
+target_of() {
+    case $1 in
+        C) echo 3.0 ;; Cb) echo 3.5 ;; E|Eb|D) echo 0.5 ;; *) echo "" ;;
+    esac
+}
+
+servers=""
+for v in $variants; do
+    s=$(server_of "$v")
+    [ -n "$s" ] || { echo "bench/nginx: no variant $v" >&2; exit 1; }
+    case " $servers " in *" $s "*) ;; *) servers="$servers $s" ;; esac
+    # the baseline of the added figure runs too
+    case $v in A|B|Bb) ;; *)
+        b=$(baseline_of "$v")
+        case " $variants " in *" $b "*) ;; *) variants="$b $variants" ;; esac
+    esac
+done
+case " $servers " in *" off "*) ;; *) servers="off $servers" ;; esac
+
+for mode in $servers; do
     port=$(free_port)
     mkdir -p "$tmp/$mode"
     bench_conf "$mode" > "$tmp/$mode/nginx.conf"
-    start_nginx "$mode"
-    eval "port_$mode=$port pid_$mode=$pid wpid_$mode=$(pgrep -P "$pid")"
+    start_nginx "$mode" "$wcpu"
+    eval "port_$mode=$port wpid_$mode=$wpid"
     n=0
     until curl -s -o /dev/null "http://127.0.0.1:$port/bench" \
           || [ $n -gt 100 ]; do
@@ -173,88 +248,105 @@ for mode in plain off on noprovider; do
     done
 done
 
-# cpu_ticks PID: user + system clock ticks of all the process's threads
+# cpu_ticks PID: user + system clock ticks of the process, all its
+# threads (living and exited)
 cpu_ticks() {
-    cat /proc/"$1"/task/*/stat | awk '{ t += $14 + $15 } END { print t }'
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' /proc/"$1"/stat
+}
+hz=$(getconf CLK_TCK)
+
+# wrk's latency percentile P ("50%") of FILE, in microseconds
+latency_us() {
+    awk -v p="$1" '$1 == p {
+        v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+        m = (u == "us") ? 1 : (u == "ms") ? 1000 : (u == "s") ? 1e6 : 0
+        printf "%.0f", v * m }' "$2"
 }
 
-path_of() { [ "$1" = plain ] && echo /plain || echo /bench; }
-
-# bench MODE ROUND: one wrk run; keeps the best req/s of the rounds (the
-# machine may be shared: the best run is the one least disturbed).
-bench() {
-    mode=$1
-    eval "port=\$port_$mode"
-    url=http://127.0.0.1:$port$(path_of "$mode")
-    if [ "$2" = 1 ]; then
-        wrk -t1 -c"$conns" -d2s "$url" >/dev/null 2>&1    # warm up (JIT)
+# run VARIANT REP: one wrk run; appends "rep rps cpu p50 p99 dropped" to
+# $tmp/res.VARIANT
+run() {
+    v=$1
+    mode=$(server_of "$v")
+    eval "port=\$port_$mode wpid=\$wpid_$mode"
+    url=http://127.0.0.1:$port$(path_of "$v")
+    script=""
+    if browser "$v"; then
+        script="-s $top/bench/nginx/browser.lua"
     fi
-    eval "wpid=\$wpid_$mode"
     t0=$(cpu_ticks "$wpid")
-    wrk -t1 -c"$conns" -d"${duration}s" --latency "$url" \
-        > "$tmp/wrk.$mode" 2>&1
+    # shellcheck disable=SC2086
+    taskset -c "$ccpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
+        $script "$url" > "$tmp/wrk.out" 2>&1
+    curl -s "http://127.0.0.1:$port/stats" > "$tmp/stats.out"
     t1=$(cpu_ticks "$wpid")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk.$mode")
-    total=$(awk '/requests in/ { print $1 }' "$tmp/wrk.$mode")
-    # the worker's CPU time (all its threads, exporter included) per
-    # request: steadier than req/s when other processes take CPU
-    cpu=$(echo "$t0 $t1 $total $(getconf CLK_TCK)" \
-          | awk '{ printf "%.1f", ($2 - $1) * 1e6 / $4 / $3 }')
-    eval "best=\${rps_$mode:-0}"
-    if [ "$(echo "$rps $best" | awk '{ print ($1 > $2) }')" = 1 ]; then
-        eval "rps_$mode=$rps cpu_$mode=$cpu"
-        eval "p50_$mode=$(awk '$1 == "50%" { print $2 }' "$tmp/wrk.$mode")"
-        eval "p99_$mode=$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.$mode")"
-    fi
-    errs=$(awk '/Non-2xx|Socket errors/' "$tmp/wrk.$mode" | tr -s ' ')
-    [ -z "$errs" ] || echo "    $mode, round $2: wrk: $errs"
-    # let the exporter finish before the next run
-    curl -s -o /dev/null "http://127.0.0.1:$port/stats"
-}
-
-rounds=${ROUNDS:-2}
-echo "nginx 1 worker, wrk -t1 -c$conns -d${duration}s on 127.0.0.1," \
-     "$(nproc) CPUs, best of $rounds rounds"
-round=1
-while [ $round -le "$rounds" ]; do
-    for mode in plain off on noprovider; do
-        bench $mode $round
-    done
-    round=$((round + 1))
-done
-
-printf '%-34s %10s %9s %9s %8s %11s %11s %8s\n' "configuration" "req/s" \
-    "p50" "p99" "cpu/req" "spans ended" "exported" "dropped"
-line() {
-    mode=$1 label=$2
-    eval "port=\$port_$mode rps=\$rps_$mode p50=\$p50_$mode p99=\$p99_$mode"
-    eval "cpu=\$cpu_$mode"
-    curl -s "http://127.0.0.1:$port/stats" > "$tmp/stats.$mode"
-    stat() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/stats.$mode"; }
-    ended=$(stat spans_ended)
-    exported=$(stat spans_exported)
+    total=$(awk '/requests in/ { print $1 }' "$tmp/wrk.out")
+    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/wrk.out")
+    stat() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/stats.out"; }
     dropped=$(( $(stat spans_dropped_queue_full) \
         + $(stat spans_dropped_export_failed) \
         + $(stat spans_dropped_rejected) ))
-    printf '%-34s %10s %9s %9s %6sus %11s %11s %8s\n' "$label" "$rps" \
-        "$p50" "$p99" "$cpu" "$ended" "$exported" "$dropped"
-    eval "dropped_$mode=$dropped ended_$mode=$ended"
+    cpu=$(echo "$t0 $t1 $total $hz" \
+          | awk '{ printf "%.3f", ($2 - $1) * 1e6 / $4 / $3 }')
+    echo "$2 $rps $cpu $(latency_us 50% "$tmp/wrk.out")" \
+         "$(latency_us 99% "$tmp/wrk.out") $dropped" >> "$tmp/res.$v"
+    errs=$(awk '/Non-2xx|Socket errors/' "$tmp/wrk.out" | tr -s ' ')
+    [ -z "$errs" ] || echo "    $v, rep $2: wrk: $errs" >&2
 }
-line plain "A no Lua phases"
-line off "B same phases, tracing off"
-line on "C tracing on (SERVER + 1 child)"
-line noprovider "D otel calls, no otel.setup"
 
-loss=$(echo "$rps_off $rps_on" | awk '{ printf "%.1f", 100 * ($1 - $2) / $1 }')
-verdict=met
-if [ "$(echo "$loss" | awk '{ print ($1 > 5) }')" = 1 ] \
-   || [ "$dropped_on" -ne 0 ]; then
-    verdict="NOT met"
-fi
+# median COLUMN FILE
+median() {
+    awk -v c="$1" '{ print $c }' "$2" | sort -g \
+        | awk '{ v[NR] = $1 } END {
+            if (NR % 2) print v[(NR + 1) / 2];
+            else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "nginx $(nginx -v 2>&1 | sed 's|.*/||'), 1 worker on core $wcpu;" \
+     "wrk -t1 -c$conns -d${duration}s and the sink on core $ccpu;" \
+     "$reps reps interleaved, medians"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# warm up every server (JIT) with both kinds of request
+for mode in $servers; do
+    eval "port=\$port_$mode"
+    taskset -c "$ccpu" wrk -t1 -c"$conns" -d2s \
+        "http://127.0.0.1:$port/bench" >/dev/null 2>&1
+    taskset -c "$ccpu" wrk -t1 -c"$conns" -d1s \
+        -s "$top/bench/nginx/browser.lua" \
+        "http://127.0.0.1:$port/bench" >/dev/null 2>&1
+    curl -s -o /dev/null "http://127.0.0.1:$port/stats"
+done
+
+rep=1
+while [ $rep -le "$reps" ]; do
+    for v in $variants; do
+        run "$v" "$rep"
+    done
+    rep=$((rep + 1))
+done
+
 echo
-printf 'loss of C against B: %s%% of req/s, %s span(s) dropped of %s\n' \
-    "$loss" "$dropped_on" "$ended_on"
-echo "$cpu_off $cpu_on" | awk '{ printf "tracing costs %.1f us of worker " \
-    "CPU per request (B %.1f us, C %.1f us)\n", $2 - $1, $1, $2 }'
-echo "target: tracing on loses at most 5% of req/s of same phases," \
-     "tracing off, with no span dropped -> $verdict"
+printf '%-32s %8s %8s %8s %9s %9s %7s %7s\n' "variant" "req/s" \
+    "p50 us" "p99 us" "CPU us/r" "added us" "target" "dropped"
+for v in A B C Bb Cb E Eb D; do
+    [ -f "$tmp/res.$v" ] || continue
+    added="" target=$(target_of "$v")
+    case $v in A|B|Bb) ;; *)
+        b=$(baseline_of "$v")
+        # the rep's CPU minus its baseline's in the same rep
+        awk 'NR == FNR { base[$1] = $3; next }
+             ($1 in base) { print $1, $3 - base[$1] }' \
+            "$tmp/res.$b" "$tmp/res.$v" > "$tmp/diff.$v"
+        added=$(median 2 "$tmp/diff.$v")
+        added=$(printf '%+.2f' "$added")
+    esac
+    dropped=$(awk '{ d += $6 } END { print d }' "$tmp/res.$v")
+    printf '%-32s %8s %8s %8s %9.2f %9s %7s %7s\n' "$(label_of "$v")" \
+        "$(median 2 "$tmp/res.$v")" "$(median 4 "$tmp/res.$v")" \
+        "$(median 5 "$tmp/res.$v")" "$(median 3 "$tmp/res.$v")" \
+        "$added" "${target:+<= $target}" "$dropped"
+done
+echo
+echo "added: CPU us per request against the same phases untraced (B; Bb" \
+     "for the browser-like rows), median of the per-rep differences"

@@ -83,7 +83,8 @@ local function optional(mod)
 end
 
 -- otel.ngx needs lua-nginx-module: outside nginx its source is read for
--- `function _M.name(` and `_M.name = function`.
+-- `function _M.name(` and `_M.name = ...` (the functions of the modules
+-- under otel/ngx/ that it exports).
 local function ngx_functions(out)
     if not exists("lua/otel/ngx.lua") then
         return nil
@@ -96,7 +97,7 @@ local function ngx_functions(out)
     for name in src:gmatch("\nfunction%s+_M%.([%a][%w_]*)%s*%(") do
         seen[name] = true
     end
-    for name in src:gmatch("\n_M%.([%a][%w_]*)%s*=%s*function") do
+    for name in src:gmatch("\n_M%.([%a][%w_]*)%s*=") do
         seen[name] = true
     end
     for _, name in ipairs(sorted_keys(seen)) do

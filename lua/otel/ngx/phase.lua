@@ -1,0 +1,102 @@
+-- otel.ngx.phase and otel.ngx.attach: the request context attached in a
+-- handler, and the unwinding of what an ngx.exit inside phase() left.
+--
+-- What a handler left in its coroutine's context (an ngx.exit inside a
+-- span never returns to the code that would end it) must not reach the
+-- next handler that the coroutine serves: the owner hook (state.lua) has
+-- otel.context empty a record the first time another request uses it, so
+-- reading the record is the reset.
+local base = require "otel.ffi"
+local context = require "otel.context"
+local KEY = require("otel.ngx.state").KEY
+
+local ngx = ngx
+local type = type
+local error = error
+local pcall = pcall
+local C = base.C
+local rec = context.rec
+local attach = context.attach
+local detach = context.detach
+local get_phase = ngx.get_phase
+
+local _M = {}
+
+-- After an ngx.exit inside phase(fn): ends the spans fn left open (the
+-- request is over) and takes phase's entry off the stack, unless the
+-- coroutine has served another request since (which cleared it).
+local function unwind(st)
+    local p = st.phase
+    st.phase = nil
+    local r = p.r
+    if r.st ~= p.st or r.n < p.depth or r[p.depth] ~= p.span then
+        return
+    end
+    for i = r.n, p.depth + 1, -1 do
+        local h = r[i]
+        if h.recording == 1 then
+            C.otel_scope_end(r.st, i, h, 0)
+        end
+    end
+    C.otel_stack_detach(r.st, p.depth, p.token.serial)
+    context.pop_to(r, p.depth - 1)
+end
+
+-- unwind_stale(st, phase): unwinds a phase() of an earlier phase that
+-- ended with ngx.exit inside it; true when there was one.
+local function unwind_stale(st, phase)
+    local p = st and st.phase
+    if p and p.phase ~= phase then
+        unwind(st)
+        return true
+    end
+    return false
+end
+_M.unwind_stale = unwind_stale
+
+-- otel.ngx.attach() -> token, or nil when the request has no span.  Give
+-- the token back to otel.context.detach before the handler returns.
+function _M.attach()
+    local st = ngx.ctx[KEY]
+    local c = st and st.context
+    if c then
+        rec()
+        return attach(c)
+    end
+    return nil
+end
+
+local function leave_phase(st, p, prev, ok, ...)
+    st.phase = prev
+    detach(p.token)
+    if not ok then
+        error((...), 0)
+    end
+    return ...
+end
+
+-- otel.ngx.phase(fn, ...) -> fn's results: fn runs with the request
+-- context current, in any phase.  Errors are raised again as they are.
+function _M.phase(fn, ...)
+    if type(fn) ~= "function" then
+        error("otel.ngx.phase: expected a function, got " .. type(fn), 2)
+    end
+    local st = ngx.ctx[KEY]
+    local phase = get_phase()
+    local prev = st and st.phase
+    if unwind_stale(st, phase) then
+        prev = nil
+    end
+    local r = rec()
+    local c = st and st.context
+    if not c then
+        return fn(...)
+    end
+    local token = attach(c)
+    local p = { r = r, st = r.st, depth = token.depth, span = r[token.depth],
+                token = token, phase = phase }
+    st.phase = p
+    return leave_phase(st, p, prev, pcall(fn, ...))
+end
+
+return _M

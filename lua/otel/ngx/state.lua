@@ -1,0 +1,91 @@
+-- The request's state: one table in ngx.ctx, made by start_request and
+-- read by every other part of otel.ngx, and the core's context hooks
+-- that give each handler coroutine to the request that runs it.
+--
+-- Fields of the state (all set by the module that owns them):
+--   span     the SERVER span (request.lua)
+--   context  its context: span + the incoming baggage (request.lua)
+--   done     finish_request() ran (request.lua, client.lua for captures)
+--   phase    the phase() running in this request (phase.lua)
+-- Parts that follow the request from start_request to finish_request
+-- (the upstream span, log correlation) keep their fields here too.
+local otel = require "otel"
+local context = require "otel.context"
+
+local ngx = ngx
+local pcall = pcall
+
+local current = context.current
+local ROOT = context.ROOT
+
+local _M = {}
+
+local KEY = "otel"          -- the state's key in ngx.ctx
+_M.KEY = KEY
+
+-- state(ctx) -> the request's state (ctx: the request's ngx.ctx), or nil
+-- before start_request.
+function _M.get(ctx)
+    return ctx[KEY]
+end
+
+function _M.new(ctx, sp, c)
+    local st = { span = sp, context = c, done = false, phase = nil }
+    ctx[KEY] = st
+    return st
+end
+
+-- The request's context, or nil.
+local function request_context(ctx)
+    local st = ctx[KEY]
+    return st and st.context or nil
+end
+_M.request_context = request_context
+
+-- The core's context hooks (otel.context.hooks): a handler coroutine
+-- serves many requests, so its stack belongs to the request that last
+-- used it, and code with nothing attached -- a handler that does not use
+-- phase(), a light thread -- runs under the request's context.  ngx.ctx
+-- is not available in every phase (init_by_lua): no request there.
+local function get_ctx()
+    return ngx.ctx
+end
+
+local function request_ctx()
+    local ok, ctx = pcall(get_ctx)
+    if ok then
+        return ctx
+    end
+    return nil
+end
+
+context.hooks.owner = request_ctx
+context.hooks.fallback = function()
+    local ctx = request_ctx()
+    return ctx and request_context(ctx) or nil
+end
+
+-- The context to carry or to parent under: what is attached in the
+-- running coroutine, else the request's.
+function _M.current_context(ctx)
+    local cur = current()
+    if cur ~= ROOT then
+        return cur
+    end
+    return request_context(ctx or ngx.ctx) or ROOT
+end
+
+-- The tracer of every span otel.ngx makes.
+_M.tracer = otel.tracer("otel.ngx", otel._VERSION)
+
+-- otel.propagation is another module of the binding; looked up on first
+-- use so that load order does not matter.
+local propagation
+function _M.propagation()
+    if not propagation then
+        propagation = otel.propagation or require "otel.propagation"
+    end
+    return propagation
+end
+
+return _M
