@@ -200,6 +200,9 @@ OTEL_API int  otel_span_set_status(const otel_span_handle *h, int code,
                                    const char *desc, size_t dl);
 OTEL_API int  otel_span_set_trace_state(const otel_span_handle *h,
                                         const char *ts, size_t len);
+/* Moves the start of a span still recording (start_ns > 0). */
+OTEL_API int  otel_span_set_start(const otel_span_handle *h,
+                                  int64_t start_ns);
 /* Returns the event index (>= 0) for OTEL_TARGET_EVENT, or a status. */
 OTEL_API int  otel_span_add_event(const otel_span_handle *h,
                                   const char *name, size_t nl,

@@ -75,6 +75,7 @@ int  otel_span_set_status(const otel_span_handle *h, int code,
                           const char *desc, size_t dl);
 int  otel_span_set_trace_state(const otel_span_handle *h, const char *ts,
                                size_t len);
+int  otel_span_set_start(const otel_span_handle *h, int64_t start_ns);
 int  otel_span_add_event(const otel_span_handle *h, const char *name,
                          size_t nl, int64_t time_ns);
 int  otel_span_add_link(const otel_span_handle *h,
