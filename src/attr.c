@@ -21,6 +21,8 @@ void otel__arena_init(otel__arena *a, char *buf, size_t size)
     a->cur = buf;
     a->end = buf ? buf + size : NULL;   /* NULL + 0 is undefined */
     a->chunks = NULL;
+    a->spare = NULL;
+    a->keep = 0;
 }
 
 void *otel__arena_alloc(otel__arena *a, size_t size)
@@ -40,12 +42,18 @@ void *otel__arena_alloc(otel__arena *a, size_t size)
     if (csize < size + sizeof(otel__chunk) + ARENA_ALIGN) {
         csize = size + sizeof(otel__chunk) + ARENA_ALIGN;
     }
-    c = malloc(csize);
-    if (!c) {
-        return NULL;
+    if (a->spare && a->spare->size >= size + sizeof(otel__chunk)
+                                      + ARENA_ALIGN) {
+        c = a->spare;
+        a->spare = NULL;
+    } else {
+        c = malloc(csize);
+        if (!c) {
+            return NULL;
+        }
+        c->size = csize;
     }
     c->next = a->chunks;
-    c->size = csize;
     a->chunks = c;
     a->cur = (char *)(c + 1);
     a->end = (char *)c + csize;
@@ -60,7 +68,14 @@ void otel__arena_reset(otel__arena *a)
 
     while (c) {
         next = c->next;
-        free(c);
+        if (c->size <= a->keep
+            && (!a->spare || a->spare->size < c->size)) {
+            free(a->spare);
+            c->next = NULL;
+            a->spare = c;
+        } else {
+            free(c);
+        }
         c = next;
     }
     a->chunks = NULL;
@@ -76,7 +91,7 @@ size_t otel__arena_bytes(const otel__arena *a)
     for (c = a->chunks; c; c = c->next) {
         n += c->size;
     }
-    return n;
+    return n + (a->spare ? a->spare->size : 0);
 }
 
 char *otel__arena_strdup(otel__arena *a, const char *s, size_t len)

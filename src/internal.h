@@ -93,7 +93,10 @@ typedef struct {
 } otel__attrs;
 
 /* A bump allocator: the first chunk is inline in its owner, further ones
- * are malloc'd and freed together by otel__arena_reset(). */
+ * are malloc'd and freed together by otel__arena_reset(), except one of
+ * at most `keep` bytes, kept as the spare of the next use (span records:
+ * a span that overflows its inline buffer does not malloc again, and the
+ * export thread that releases it does not free). */
 typedef struct otel__chunk {
     struct otel__chunk *next;
     size_t              size;
@@ -104,11 +107,13 @@ typedef struct {
     otel__chunk *chunks;
     char        *inline_buf;
     size_t       inline_size;
+    otel__chunk *spare;
+    size_t       keep;
 } otel__arena;
 
 void  otel__arena_init(otel__arena *a, char *buf, size_t size);
 void *otel__arena_alloc(otel__arena *a, size_t size);
-void  otel__arena_reset(otel__arena *a);   /* frees chunks, keeps inline */
+void  otel__arena_reset(otel__arena *a);   /* frees chunks but the spare */
 char *otel__arena_strdup(otel__arena *a, const char *s, size_t len);
 size_t otel__arena_bytes(const otel__arena *a);
 

@@ -415,6 +415,74 @@ OTEL_API int otel_prop_baggage_format(int format, const char *k, size_t kl,
                                       const char *v, size_t vl, char *buf,
                                       size_t cap, size_t *lens);
 
+/* ---- request carriers (carrier.c, http.c) -------------------------------
+ * A host that holds its request's headers as a list hands the list over
+ * as it is: the layout is lua-nginx-module's ngx_http_lua_ffi_table_elt_t
+ * (names in lower case), so nginx's own list passes without a copy.
+ * Nothing is kept after the call.
+ */
+typedef struct otel_header {
+    int         name_len;
+    const char *name;
+    int         value_len;
+    const char *value;
+} otel_header;
+
+/* Propagator ids, for otel_extract_headers' configured order. */
+enum {
+    OTEL_PROPAGATOR_TRACECONTEXT = 1,
+    OTEL_PROPAGATOR_BAGGAGE = 2,
+    OTEL_PROPAGATOR_B3 = 3,
+    OTEL_PROPAGATOR_B3MULTI = 4
+};
+
+typedef struct otel_extracted {
+    otel_span_handle parent;    /* the remote parent, when found */
+    int32_t  found;             /* 1: a propagator found a valid parent */
+    int32_t  b3_debug;          /* it came from b3 with the debug flag */
+    const char *trace_state;    /* cleaned, into buf (NULL: none) */
+    size_t      trace_state_len;
+    const char *baggage;        /* cleaned, into buf (NULL: none) */
+    size_t      baggage_len;
+} otel_extracted;
+
+#define OTEL_EXTRACT_BUF (OTEL_TRACESTATE_MAX_LEN + OTEL_BAGGAGE_MAX_BYTES)
+
+/* Extracts from n headers with the propagators props[0..n_props) in that
+ * order (the first valid span context wins; baggage on its own), with the
+ * rules of a table carrier.  buf (cap >= OTEL_EXTRACT_BUF) receives the
+ * cleaned trace state and baggage.  Returns 1 when anything was found, 0
+ * when nothing, or OTEL_EINVAL. */
+OTEL_API int otel_extract_headers(const otel_header *h, size_t n,
+                                  const uint8_t *props, size_t n_props,
+                                  char *buf, size_t cap,
+                                  otel_extracted *out);
+
+/* What a server knows of a request, for its HTTP attributes.  Strings are
+ * pointer + length and may be NULL when absent. */
+typedef struct otel_http_server {
+    const otel_header *headers;     /* Host and User-Agent are read here */
+    size_t      n_headers;
+    const char *method;   size_t method_len;
+    const char *target;   size_t target_len;    /* path?query, or NULL: */
+    const char *path;     size_t path_len;      /*   path and query */
+    const char *query;    size_t query_len;
+    const char *scheme;   size_t scheme_len;
+    const char *client_address; size_t client_address_len;
+    const char *protocol; size_t protocol_len;  /* "HTTP/1.1" */
+    const char *route;    size_t route_len;
+    int32_t     record_query;                   /* url.query too */
+} otel_http_server;
+
+/* Sets the HTTP server semantic-convention attributes of a recording span
+ * (http.request.method[_original], url.path, url.query, url.scheme,
+ * server.address, server.port, client.address, user_agent.original,
+ * network.protocol.version, http.route).  Returns OTEL_OK, 1 when the
+ * request has no Host header (the caller sets server.address and
+ * server.port from what it knows), or a negative status. */
+OTEL_API int otel_http_server_attrs(const otel_span_handle *h,
+                                    const otel_http_server *r);
+
 /* ---- ids (ids.c) -------------------------------------------------------- */
 OTEL_API void otel_ids_random(uint8_t *buf, size_t n);
 /* Writes 2n lower-case hex digits; returns 2n. */

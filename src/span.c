@@ -15,6 +15,9 @@
 #define POOL_BLOCK 64
 #define CACHE_MAX 64
 #define CACHE_REFILL 32
+/* The chunk a record keeps beyond its inline buffer for its next span: a
+ * SERVER span with the HTTP attributes overflows the inline bytes. */
+#define ARENA_KEEP 4096
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static otel__span *pool_free;
@@ -80,6 +83,9 @@ static otel__span *pool_refill(void)
         }
         for (i = 0; i < POOL_BLOCK; i++) {
             atomic_init(&blk[i].gen, 1);
+            otel__arena_init(&blk[i].arena, blk[i].inline_buf,
+                             sizeof(blk[i].inline_buf));
+            blk[i].arena.keep = ARENA_KEEP;
             blk[i].next = head;
             head = &blk[i];
         }
@@ -108,9 +114,7 @@ static otel__span *span_alloc(void)
 /* Frees what a record holds beyond itself, before it goes back. */
 static void scrub(otel__span *s)
 {
-    if (s->arena.chunks) {
-        otel__arena_reset(&s->arena);
-    }
+    otel__arena_reset(&s->arena);   /* a chunk may stay as the spare */
     s->state = OTEL__SPAN_FREE;
 }
 
@@ -260,8 +264,7 @@ OTEL_API int otel_span_start(otel_tracer *t, const otel_span_handle *parent,
         otel__stat_add(OTEL_STAT_SPANS_SAMPLED_OUT, 1);
         return OTEL_ENOMEM;
     }
-    otel__arena_init(&s->arena, s->inline_buf, sizeof(s->inline_buf));
-    s->state = OTEL__SPAN_LIVE;
+    s->state = OTEL__SPAN_LIVE;     /* (the arena was reset by scrub) */
     s->kind = (uint8_t)kind;
     s->status_code = OTEL_STATUS_UNSET;
     s->trace_flags = out->trace_flags;

@@ -37,14 +37,32 @@
 #   sh bench/nginx/run.sh     REPS=7 DURATION=5 CONNECTIONS=50 by default
 #                             VARIANTS="A B C ..." runs a subset
 #                             WORKER_CPU=0 CLIENT_CPU=1 the cores
+#   COUNT=instructions sh bench/nginx/run.sh   instructions per request
+#                             instead of CPU time: each server runs under
+#                             valgrind's callgrind (one process, export
+#                             thread included), counted over DURATION
+#                             seconds of wrk after a warm-up.  Reproducible
+#                             on a busy machine, where CPU time is not; one
+#                             rep is enough.
+#   PROFILE=C sh bench/nginx/run.sh   then profiles variant C under load:
+#                             perf record -g on its worker (by library and
+#                             by symbol), and LuaJIT's jit.v log of the
+#                             worker (trace aborts and their reasons)
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${OTEL_BUILD:-$top/build}
 case "$build" in /*) ;; *) build=$top/$build ;; esac
+count=${COUNT:-cpu}
 duration=${DURATION:-5}
 conns=${CONNECTIONS:-50}
 reps=${REPS:-7}
+if [ "$count" = instructions ]; then
+    conns=${CONNECTIONS:-4}
+    reps=${REPS:-1}
+    command -v valgrind >/dev/null 2>&1 || {
+        echo "bench/nginx: valgrind is missing" >&2; exit 1; }
+fi
 variants=${VARIANTS:-A B C Bb Cb E Eb D P Ps Pu}
 wcpu=${WORKER_CPU:-0}
 ccpu=${CLIENT_CPU:-1}
@@ -83,8 +101,22 @@ free_port() {
 start_nginx() {
     name=$1
     mkdir -p "$tmp/$name/logs" "$tmp/$name/tmp"
+    if [ "$count" = instructions ] && [ "$name" != sink ]; then
+        # one process, in the foreground of valgrind
+        taskset -c "$2" valgrind -q --tool=callgrind \
+            --smc-check=all-non-file --instr-atstart=no \
+            --callgrind-out-file="$tmp/$name/callgrind.out" \
+            nginx -p "$tmp/$name" -c "$tmp/$name/nginx.conf" \
+            -e "$tmp/$name/logs/error.log" \
+            -g "daemon off; master_process off;" \
+            > "$tmp/$name/logs/valgrind.log" 2>&1 &
+        pid=$!
+        wpid=$pid
+        pids="$pids $pid"
+        return
+    fi
     taskset -c "$2" nginx -p "$tmp/$name" -c "$tmp/$name/nginx.conf" \
-        -e "$tmp/$name/logs/error.log"
+        -e "$tmp/$name/logs/error.log" -g "daemon on;"
     n=0
     while [ ! -s "$tmp/$name/logs/nginx.pid" ] && [ $n -lt 100 ]; do
         sleep 0.05; n=$((n + 1))
@@ -107,7 +139,6 @@ main_conf() {
     cat <<EOF
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
-daemon on;
 worker_processes 1;
 pid logs/nginx.pid;
 error_log logs/error.log warn;
@@ -172,6 +203,9 @@ http {
     }
     init_worker_by_lua_block {
         local mode = "$mode"
+        if "$profile_mode" == mode then
+            require("jit.v").start("$tmp/jit/" .. mode .. ".log")
+        end
         TRACING = mode ~= "off"
         if mode == "on" or mode == "sampled_off" then
             local otel = require "otel"
@@ -272,6 +306,19 @@ target_of() {
     esac
 }
 
+profile=${PROFILE:-}
+profile_mode=""
+if [ -n "$profile" ]; then
+    profile_mode=$(server_of "$profile")
+    [ -n "$profile_mode" ] || { echo "bench/nginx: no variant $profile" >&2
+                                exit 1; }
+    case " $variants " in *" $profile "*) ;; *)
+        variants="$variants $profile" ;; esac
+    # the worker runs as nobody: the jit.v log's directory is open to it
+    mkdir -p "$tmp/jit"
+    chmod 777 "$tmp/jit"
+fi
+
 servers=""
 for v in $variants; do
     s=$(server_of "$v")
@@ -293,7 +340,7 @@ for mode in $servers; do
     eval "port_$mode=$port wpid_$mode=$wpid"
     n=0
     until curl -s -o /dev/null "http://127.0.0.1:$port/bench" \
-          || [ $n -gt 100 ]; do
+          || [ $n -gt 600 ]; do
         sleep 0.05; n=$((n + 1))
     done
 done
@@ -324,12 +371,29 @@ run() {
     if browser "$v"; then
         script="-s $top/bench/nginx/browser.lua"
     fi
-    t0=$(cpu_ticks "$wpid")
+    if [ "$count" = instructions ]; then
+        callgrind_control -i on "$wpid" >/dev/null
+        callgrind_control -z "$wpid" >/dev/null
+        t0=0
+    else
+        t0=$(cpu_ticks "$wpid")
+    fi
     # shellcheck disable=SC2086
     taskset -c "$ccpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
         $script "$url" > "$tmp/wrk.out" 2>&1
     curl -s "http://127.0.0.1:$port/stats" > "$tmp/stats.out"
-    t1=$(cpu_ticks "$wpid")
+    if [ "$count" = instructions ]; then
+        rm -f "$tmp/$mode/callgrind.out"*
+        callgrind_control -d "$wpid" >/dev/null
+        callgrind_control -i off "$wpid" >/dev/null
+        # instructions, in "clock ticks" of one per million
+        cat "$tmp/$mode/callgrind.out"* > "$tmp/callgrind.$v"
+        t1=$(awk '
+            /^(summary|totals):/ { s = $2 } END { print s / 1e6 * hz }' \
+            hz="$hz" "$tmp/callgrind.$v")
+    else
+        t1=$(cpu_ticks "$wpid")
+    fi
     total=$(awk '/requests in/ { print $1 }' "$tmp/wrk.out")
     rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/wrk.out")
     stat() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/stats.out"; }
@@ -381,8 +445,13 @@ while [ $rep -le "$reps" ]; do
 done
 
 echo
+if [ "$count" = instructions ]; then
+    unit="Ir/req" added_unit="added Ir" fmt="%9.0f"
+else
+    unit="CPU us/r" added_unit="added us" fmt="%9.2f"
+fi
 printf '%-32s %8s %8s %8s %9s %9s %7s %7s\n' "variant" "req/s" \
-    "p50 us" "p99 us" "CPU us/r" "added us" "target" "dropped"
+    "p50 us" "p99 us" "$unit" "$added_unit" "target" "dropped"
 for v in A B C Bb Cb E Eb D P Ps Pu; do
     [ -f "$tmp/res.$v" ] || continue
     added="" target=$(target_of "$v")
@@ -393,15 +462,75 @@ for v in A B C Bb Cb E Eb D P Ps Pu; do
              ($1 in base) { print $1, $3 - base[$1] }' \
             "$tmp/res.$b" "$tmp/res.$v" > "$tmp/diff.$v"
         added=$(median 2 "$tmp/diff.$v")
-        added=$(printf '%+.2f' "$added")
+        if [ "$count" = instructions ]; then
+            added=$(printf '%+.0f' "$added") target=""
+        else
+            added=$(printf '%+.2f' "$added")
+        fi
     esac
     dropped=$(awk '{ d += $6 } END { print d }' "$tmp/res.$v")
-    printf '%-32s %8s %8s %8s %9.2f %9s %7s %7s\n' "$(label_of "$v")" \
+    printf "%-32s %8s %8s %8s $fmt %9s %7s %7s\n" "$(label_of "$v")" \
         "$(median 2 "$tmp/res.$v")" "$(median 4 "$tmp/res.$v")" \
         "$(median 5 "$tmp/res.$v")" "$(median 3 "$tmp/res.$v")" \
         "$added" "${target:+<= $target}" "$dropped"
 done
 echo
-echo "added: CPU us per request against the same phases untraced (B; Bb" \
-     "for the browser-like rows; P for the proxied ones), median of the" \
-     "per-rep differences; the upstream span's own cost is Pu - Ps"
+if [ "$count" = instructions ]; then
+    echo "Ir: instructions per request under callgrind (worker and export" \
+         "thread); added: against the same phases untraced (B; Bb for the" \
+         "browser-like rows; P for the proxied ones)"
+else
+    echo "added: CPU us per request against the same phases untraced (B;" \
+         "Bb for the browser-like rows; P for the proxied ones), median of" \
+         "the per-rep differences; the upstream span's own cost is Pu - Ps"
+fi
+
+[ -n "$profile" ] || exit 0
+
+# ---- profile of one variant --------------------------------------------
+if [ "$count" = instructions ]; then
+    echo
+    echo "== instructions of $(label_of "$profile") by function" \
+         "(callgrind, self; ??? is LuaJIT's compiled code)"
+    callgrind_annotate --inclusive=no "$tmp/callgrind.$profile" 2>/dev/null \
+        | sed -n '/^ *Ir/,$p' | head -n 45
+    exit 0
+fi
+mode=$(server_of "$profile")
+eval "port=\$port_$mode wpid=\$wpid_$mode"
+script=""
+if browser "$profile"; then
+    script="-s $top/bench/nginx/browser.lua"
+fi
+echo
+echo "== profile of $(label_of "$profile") under wrk, ${duration}s:" \
+     "worker CPU us per request by library (perf record -g)"
+perf record -q -g -o "$tmp/perf.data" -p "$wpid" >/dev/null 2>&1 &
+perf_pid=$!
+sleep 0.5
+t0=$(cpu_ticks "$wpid")
+# shellcheck disable=SC2086
+taskset -c "$ccpu" wrk -t1 -c"$conns" -d"${duration}s" $script \
+    "http://127.0.0.1:$port$(path_of "$profile")" > "$tmp/wrk.out" 2>&1
+t1=$(cpu_ticks "$wpid")
+kill -INT "$perf_pid"
+wait "$perf_pid" || true
+total=$(awk '/requests in/ { print $1 }' "$tmp/wrk.out")
+cpu=$(echo "$t0 $t1 $total $hz" \
+      | awk '{ printf "%.3f", ($2 - $1) * 1e6 / $4 / $3 }')
+echo "($cpu us per request in this run)"
+perf report -i "$tmp/perf.data" --no-children --sort dso -g none --stdio \
+    2>/dev/null | awk -v c="$cpu" '/^ +[0-9.]+%/ {
+        p = $1; sub(/%/, "", p)
+        printf "  %6.2f us  %6s  %s\n", p * c / 100, $1, $2 }' | head -n 12
+echo
+echo "top symbols (share of the worker's CPU):"
+perf report -i "$tmp/perf.data" --no-children --sort dso,sym -g none \
+    --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40
+echo
+echo "== jit.v of that worker: trace aborts and stitches (count, reason)"
+grep -E 'abort|NYI|stitch' "$tmp/jit/$mode.log" 2>/dev/null \
+    | sed 's/^\[TRACE *[0-9]* //' | sort | uniq -c | sort -rn | head -n 25
+echo "(traces: $(grep -c 'TRACE [0-9]* start' "$tmp/jit/$mode.log" \
+    2>/dev/null || true) started," \
+    "$(grep -c 'abort' "$tmp/jit/$mode.log" 2>/dev/null || true) aborted)"

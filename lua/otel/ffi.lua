@@ -211,6 +211,41 @@ int otel_prop_baggage_put(int format, otel_baggage_writer *w,
 int otel_prop_baggage_format(int format, const char *k, size_t kl,
                              const char *v, size_t vl, char *buf,
                              size_t cap, size_t *lens);
+
+/* request carriers */
+typedef struct otel_header {
+    int         name_len;
+    const char *name;
+    int         value_len;
+    const char *value;
+} otel_header;
+typedef struct otel_extracted {
+    otel_span_handle parent;
+    int32_t  found;
+    int32_t  b3_debug;
+    const char *trace_state;
+    size_t      trace_state_len;
+    const char *baggage;
+    size_t      baggage_len;
+} otel_extracted;
+int otel_extract_headers(const otel_header *h, size_t n,
+                         const uint8_t *props, size_t n_props,
+                         char *buf, size_t cap, otel_extracted *out);
+typedef struct otel_http_server {
+    const otel_header *headers;
+    size_t      n_headers;
+    const char *method;   size_t method_len;
+    const char *target;   size_t target_len;
+    const char *path;     size_t path_len;
+    const char *query;    size_t query_len;
+    const char *scheme;   size_t scheme_len;
+    const char *client_address; size_t client_address_len;
+    const char *protocol; size_t protocol_len;
+    const char *route;    size_t route_len;
+    int32_t     record_query;
+} otel_http_server;
+int otel_http_server_attrs(const otel_span_handle *h,
+                           const otel_http_server *r);
 ]]
 
 local function load_core()

@@ -118,10 +118,23 @@ local ex_bag, ex_vbag = false, {}       -- W3C baggage; vendor baggage ids
 local use_tc, use_bag, use_b3, use_b3multi
 local in_vendor, in_vbag = {}, {}       -- vendor ids, in inject order
 
+-- The extract order as the core's propagator ids, for
+-- otel_extract_headers (OTEL_PROPAGATOR_*: 1-4 here, 5-9 in VENDOR).
+local IDS = { tracecontext = 1, baggage = 2, b3 = 3, b3multi = 4 }
+for name, id in pairs(VENDOR) do
+    IDS[name] = id
+end
+local props = ffi_new("uint8_t[?]", 16)
+local n_props = 0
+
 local function set_extract(o)
     ex_order = o
     ex_list, n_ex, ex_bag, ex_vbag = {}, 0, false, {}
     stale = true
+    n_props = #o
+    for i = 1, #o do
+        props[i - 1] = IDS[o[i]]
+    end
     local have_b3 = false
     for i = 1, #o do
         local p = o[i]
@@ -678,6 +691,38 @@ function _M.extract(carrier, ctx)
         sp = ctx.span
     end
     return new_context(sp, bag)
+end
+
+-- otel.propagation.extract_headers(headers, n) -> context, or nil when
+-- the headers carry nothing: extract from a header list in the layout of
+-- the core's otel_header (lua-nginx-module's ngx_http_lua_ffi_table_elt_t,
+-- names in lower case), read in C without a string per header.  The same
+-- result as extract() over a table of those headers.  For otel.ngx.
+local extracted = ffi_new("otel_extracted")
+local xbuf = ffi_new("char[?]", TS_MAX + BAG_MAX)
+
+function _M.extract_headers(headers, n)
+    if C.otel_extract_headers(headers, n, props, n_props, xbuf,
+                              TS_MAX + BAG_MAX, extracted) ~= 1 then
+        return nil
+    end
+    local ex = extracted
+    local h
+    if ex.found == 1 then
+        h = handle_t(ex.parent)
+        if ex.trace_state_len > 0 then
+            set_trace_state(h, ffi_string(ex.trace_state,
+                                          ex.trace_state_len))
+        end
+        if ex.b3_debug == 1 then
+            b3_debug[h] = true
+        end
+    end
+    local bag
+    if ex.baggage_len > 0 then
+        bag = bag_from_header(ffi_string(ex.baggage, ex.baggage_len))
+    end
+    return new_context(h, bag)
 end
 
 -- ---- inject ---------------------------------------------------------------

@@ -222,6 +222,70 @@ describe("otel.ngx in nginx", function()
         assert.equal(s.spanId, f.span)
     end)
 
+    it("takes server.address and server.port from the Host header",
+       function()
+        local cases = {
+            { "shop.example.com:8443", "shop.example.com", "8443" },
+            { "shop.example.com", "shop.example.com", "80" },
+            { "[::1]:9000", "::1", "9000" },
+            { "[::1]", "::1", "80" },
+        }
+        for i, c in ipairs(cases) do
+            local id = "host" .. i
+            assert.equal(200, (H.get(nginx.url .. "/facts?id=" .. id,
+                                     { Host = c[1] })))
+            local a = spans_of(id, 1)[1].attrs
+            assert.equal(c[2], a["server.address"], c[1])
+            assert.equal(c[3], a["server.port"], c[1])
+        end
+    end)
+
+    it("names an unknown method _OTHER and keeps the original", function()
+        local code = H.read_cmd("curl -sS -o /dev/null -w '%{http_code}' "
+            .. "-X PURGE " .. H.quote(nginx.url .. "/facts?id=purge"))
+        assert.equal("200", code)
+        local s = spans_of("purge", 1)[1]
+        assert.equal("HTTP /facts", s.name)
+        assert.equal("_OTHER", s.attrs["http.request.method"])
+        assert.equal("PURGE", s.attrs["http.request.method_original"])
+    end)
+
+    it("falls back to nginx's host and port without a Host header",
+       function()
+        local code = H.read_cmd("curl -sS -o /dev/null -w '%{http_code}' "
+            .. "--http1.0 -H 'Host:' "
+            .. H.quote(nginx.url .. "/facts?id=nohost"))
+        assert.equal("200", code)
+        local a = spans_of("nohost", 1)[1].attrs
+        assert.truthy(a["server.address"])
+        assert.equal(tostring(nginx.port), a["server.port"])
+        assert.equal("1.0", a["network.protocol.version"])
+    end)
+
+    it("reads the context of a browser-like request among its headers",
+       function()
+        local code = H.get(nginx.url .. "/facts?id=browser", {
+            ["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64)",
+            Accept = "text/html,*/*;q=0.8",
+            ["Accept-Language"] = "en-GB,en;q=0.9",
+            ["Accept-Encoding"] = "gzip, deflate, br",
+            Referer = "https://shop.example.com/catalog",
+            Cookie = "session=3f2a9c1e; theme=dark",
+            ["Cache-Control"] = "max-age=0",
+            ["Sec-Fetch-Mode"] = "navigate",
+            TraceParent = "00-" .. TID .. "-" .. SID .. "-01",
+            TraceState = "vendor=abc",
+            Baggage = "user=alice",
+        })
+        assert.equal(200, code)
+        local s = spans_of("browser", 1)[1]
+        assert.equal(TID, s.traceId)
+        assert.equal(SID, s.parentSpanId)
+        assert.equal("vendor=abc", s.traceState)
+        assert.equal("Mozilla/5.0 (X11; Linux x86_64)",
+                     s.attrs["user_agent.original"])
+    end)
+
     it("records url.query only when asked", function()
         assert.equal(200, (H.get(nginx.url .. "/upstream?id=noquery")))
         local s = spans_of("noquery", 2)

@@ -478,3 +478,143 @@ describe("the propagation hot path", function()
         assert.are.equal(TP, out.traceparent)
     end)
 end)
+
+-- extract_headers reads a header list (the layout of lua-nginx-module's
+-- FFI request API: names in lower case, a repeated header once per line)
+-- in C; it must give what extract gives for a table of the same headers.
+describe("otel.propagation.extract_headers", function()
+    local ffi = require "ffi"
+    after_each(function()
+        util.teardown()
+        reset_propagators()
+    end)
+
+    -- lines: array of { name, value }; returns the list and its length
+    -- (the strings stay referenced by `lines` during the call).
+    local function list_of(lines)
+        local n = #lines
+        local l = ffi.new("otel_header[?]", n + 1)
+        for i, kv in ipairs(lines) do
+            l[i - 1].name, l[i - 1].name_len = kv[1], #kv[1]
+            l[i - 1].value, l[i - 1].value_len = kv[2], #kv[2]
+        end
+        return l, n
+    end
+
+    local function table_of(lines)
+        local t = {}
+        for _, kv in ipairs(lines) do
+            local k, v = kv[1], kv[2]
+            if t[k] == nil then
+                t[k] = v
+            elseif type(t[k]) == "table" then
+                t[k][#t[k] + 1] = v
+            else
+                t[k] = { t[k], v }
+            end
+        end
+        return t
+    end
+
+    -- What a context carries, comparable with assert.are.same.
+    local function shape(ctx)
+        if ctx == nil then
+            return { span = "none", baggage = {} }
+        end
+        local sc = ctx.span and ctx.span:context()
+        local out = { span = "none", baggage = {} }
+        if sc and sc.is_valid then
+            out.span = sc.trace_id .. "/" .. sc.span_id .. "/"
+                       .. sc.trace_flags .. "/" .. sc.trace_state
+            local h = ""
+            P.inject(function(k, v)
+                if k:sub(1, 1) == "x" or k == "b3" then
+                    h = h .. k .. "=" .. v .. ";"
+                end
+            end, ctx)
+            out.b3 = h
+        end
+        for k, e in pairs(otel.baggage.all(ctx)) do
+            out.baggage[k] = e.value .. (e.metadata or "")
+        end
+        return out
+    end
+
+    local B3 = TID .. "-" .. SID .. "-d"
+    local cases = {
+        {},
+        { { "host", "x" }, { "user-agent", "y" } },
+        { { "traceparent", TP } },
+        { { "traceparent", TP }, { "tracestate", "a=1,b=2" } },
+        { { "traceparent", TP }, { "tracestate", "a=1" },
+          { "tracestate", "b=2 , c=3" }, { "baggage", "k=v" },
+          { "baggage", "k2=v%202;p" } },
+        { { "traceparent", TP }, { "traceparent", TP_NOT_SAMPLED } },
+        { { "traceparent", "00-bad" }, { "tracestate", "a=1" },
+          { "baggage", "k=v,=bad" } },
+        { { "tracestate", "a=1" } },
+        { { "baggage", "only=bag" } },
+        { { "b3", B3 } },
+        { { "b3", B3 }, { "b3", B3 } },
+        { { "b3", "1" }, { "x-b3-traceid", TID }, { "x-b3-spanid", SID },
+          { "x-b3-sampled", "1" } },
+        { { "x-b3-traceid", TID }, { "x-b3-spanid", SID },
+          { "x-b3-flags", "1" } },
+        { { "x-b3-traceid", TID }, { "x-b3-traceid", TID },
+          { "x-b3-spanid", SID } },
+        { { "x-b3-spanid", SID } },
+        { { "traceparent", TP_NOT_SAMPLED }, { "b3", B3 } },
+        -- the other tracers' formats (t/spec/propagators_spec.lua)
+        { { "uber-trace-id", TID .. ":" .. SID .. ":0:3" },
+          { "uberctx-user", "a%20b" }, { "baggage", "user=w3c,k=v" } },
+        { { "uber-trace-id", "0:1:0:1" }, { "traceparent", TP } },
+        { { "uber-trace-id", "1:2:0:1" }, { "uber-trace-id", "1:2:0:1" } },
+        { { "ot-tracer-traceid", SID }, { "ot-tracer-spanid", SID },
+          { "ot-tracer-sampled", "true" }, { "ot-baggage-k", "v" } },
+        { { "x-amzn-trace-id", "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;"
+                               .. "Parent=" .. SID .. ";Sampled=1" } },
+        { { "x-cloud-trace-context", TID .. "/1;o=1" }, { "b3", B3 } },
+        { { "x-datadog-trace-id", "1" }, { "x-datadog-parent-id", "2" },
+          { "x-datadog-sampling-priority", "2" },
+          { "x-datadog-origin", "rum" },
+          { "x-datadog-tags", "_dd.p.tid=4bf92f3577b34da6" } },
+        { { "x-datadog-trace-id", "1" }, { "x-datadog-parent-id", "x" },
+          { "traceparent", TP } },
+    }
+    local orders = {
+        { "tracecontext", "baggage" },
+        { "b3", "tracecontext", "baggage" },
+        { "tracecontext", "b3multi" },
+        { "baggage" },
+        {},
+        { "jaeger", "ottrace", "baggage" },
+        { "datadog", "xray", "gcp", "tracecontext", "b3" },
+        { "gcp", "jaeger", "ottrace", "datadog", "xray", "tracecontext",
+          "baggage", "b3" },
+    }
+
+    it("gives what extract gives for the same headers", function()
+        for _, order in ipairs(orders) do
+            P.setup_hook({ propagators = order })
+            for i, lines in ipairs(cases) do
+                local l, n = list_of(lines)
+                local s1 = util.snapshot()
+                local want = shape(P.extract(table_of(lines)))
+                local inv1 = invalid_delta(s1)
+                local s2 = util.snapshot()
+                local got = shape(P.extract_headers(l, n))
+                local inv2 = invalid_delta(s2)
+                local what = "case " .. i .. " with "
+                             .. table.concat(order, ",")
+                assert.are.same(want, got, what)
+                assert.are.equal(inv1, inv2, what .. ": invalid count")
+            end
+        end
+    end)
+
+    it("returns nil when the headers carry nothing", function()
+        local l, n = list_of({ { "host", "x" }, { "accept", "*/*" } })
+        assert.is_nil(P.extract_headers(l, n))
+        assert.is_nil(P.extract_headers(l, 0))
+    end)
+end)

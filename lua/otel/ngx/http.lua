@@ -1,8 +1,8 @@
--- HTTP semantic-convention helpers shared by the SERVER and CLIENT spans
--- of otel.ngx: method names, span names, host and port parsing.
+-- HTTP semantic-convention helpers of otel.ngx's spans: method names,
+-- span names, host and port parsing (the SERVER span's attributes are
+-- gathered in C: src/http.c).
 local ngx = ngx
 local pairs = pairs
-local type = type
 local tonumber = tonumber
 local str_find = string.find
 local str_sub = string.sub
@@ -15,24 +15,6 @@ local KNOWN_METHODS = {
 }
 _M.KNOWN_METHODS = KNOWN_METHODS
 
--- ngx.req.http_version() -> network.protocol.version (a chain of tests:
--- a table with these keys, some integral, is one that LuaJIT does not
--- compile lookups in).
-function _M.protocol_version(v)
-    if v == 1.1 then
-        return "1.1"
-    elseif v == 2 then
-        return "2"
-    elseif v == 1 then
-        return "1.0"
-    elseif v == 3 then
-        return "3"
-    elseif v == 0.9 then
-        return "0.9"
-    end
-    return nil
-end
-
 -- ngx.HTTP_* method constants (capture's options.method) to names.
 local METHOD_NAMES = {}
 for _, m in pairs { "GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS",
@@ -44,13 +26,6 @@ for _, m in pairs { "GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS",
     end
 end
 _M.METHOD_NAMES = METHOD_NAMES
-
-function _M.first(v)
-    if type(v) == "table" then
-        return v[1]
-    end
-    return v
-end
 
 -- Sets http.request.method (and _original) in attrs; returns the method
 -- as the span name shows it.
@@ -90,7 +65,6 @@ function _M.span_name(method, route)
 end
 
 local DEFAULT_PORTS = { http = 80, https = 443, ws = 80, wss = 443 }
-_M.DEFAULT_PORTS = DEFAULT_PORTS
 
 -- "host[:port]" or "[v6][:port]" -> host, port (nil when absent).
 local function split_host(hp)
@@ -107,7 +81,7 @@ local function split_host(hp)
     end
     return hp, nil
 end
-_M.split_host = split_host
+_M.split_host = split_host              -- upstream.lua
 
 -- scheme://host[:port]/...  -> host, port (nil when url has no authority)
 function _M.authority(url)

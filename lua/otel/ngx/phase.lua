@@ -14,6 +14,8 @@ local ngx = ngx
 local type = type
 local error = error
 local pcall = pcall
+local select = select
+local unpack = unpack
 local C = base.C
 local rec = context.rec
 local attach = context.attach
@@ -66,21 +68,32 @@ function _M.attach()
     return nil
 end
 
+-- Ends phase()'s attach.  It takes fn's results as varargs, so it calls
+-- no Lua function on its usual path (only FFI): a trace that started in
+-- a callee cannot return into a vararg frame (NYI in LuaJIT 2.1).
 local function leave_phase(st, p, prev, ok, ...)
     st.phase = prev
-    detach(p.token)
+    local r, depth = p.r, p.depth
+    if r.st == p.st and r.n == depth and r[depth] == p.span then
+        C.otel_stack_detach(r.st, depth, p.token.serial)
+        r[depth] = nil
+        r.n = depth - 1
+        local b = r.b
+        if b then
+            b[depth] = nil
+        end
+    else
+        detach(p.token)     -- out of order, or moved: the general rules
+    end
     if not ok then
         error((...), 0)
     end
     return ...
 end
 
--- otel.ngx.phase(fn, ...) -> fn's results: fn runs with the request
--- context current, in any phase.  Errors are raised again as they are.
-function _M.phase(fn, ...)
-    if type(fn) ~= "function" then
-        error("otel.ngx.phase: expected a function, got " .. type(fn), 2)
-    end
+-- phase() proper, not a vararg function (see leave_phase): fn's
+-- arguments come packed, or nil for none.
+local function run_phase(fn, args)
     local st = ngx.ctx[KEY]
     local phase = get_phase()
     local prev = st and st.phase
@@ -90,13 +103,31 @@ function _M.phase(fn, ...)
     local r = rec()
     local c = st and st.context
     if not c then
-        return fn(...)
+        if args == nil then
+            return fn()
+        end
+        return fn(unpack(args, 1, args.n))
     end
     local token = attach(c)
     local p = { r = r, st = r.st, depth = token.depth, span = r[token.depth],
                 token = token, phase = phase }
     st.phase = p
-    return leave_phase(st, p, prev, pcall(fn, ...))
+    if args == nil then
+        return leave_phase(st, p, prev, pcall(fn))
+    end
+    return leave_phase(st, p, prev, pcall(fn, unpack(args, 1, args.n)))
+end
+
+-- otel.ngx.phase(fn, ...) -> fn's results: fn runs with the request
+-- context current, in any phase.  Errors are raised again as they are.
+function _M.phase(fn, ...)
+    if type(fn) ~= "function" then
+        error("otel.ngx.phase: expected a function, got " .. type(fn), 2)
+    end
+    if select("#", ...) == 0 then
+        return run_phase(fn, nil)
+    end
+    return run_phase(fn, { n = select("#", ...), ... })
 end
 
 return _M

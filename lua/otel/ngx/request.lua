@@ -1,7 +1,12 @@
 -- The SERVER span of a request: otel.ngx.start_request, finish_request,
 -- request_span and request_context.
+local ffi = require "ffi"
 local otel = require "otel"
+local base = require "otel.ffi"
 local context = require "otel.context"
+local ngx_base = require "resty.core.base"
+require "resty.core.request"
+require "resty.core.var"
 local state = require "otel.ngx.state"
 local http = require "otel.ngx.http"
 local phase = require "otel.ngx.phase"
@@ -13,21 +18,16 @@ local type = type
 local error = error
 local tostring = tostring
 local tonumber = tonumber
-local str_find = string.find
-local str_sub = string.sub
 local ngx_var = ngx.var
 local ngx_req = ngx.req
 local get_phase = ngx.get_phase
+local C = base.C
 local rec = context.rec
 local with_span = context.with_span
 local KEY = state.KEY
 local tracer = state.tracer
 local KNOWN_METHODS = http.KNOWN_METHODS
-local DEFAULT_PORTS = http.DEFAULT_PORTS
 local span_name = http.span_name
-local split_host = http.split_host
-local first = http.first
-local protocol_version = http.protocol_version
 
 local SERVER = otel.kind.SERVER
 local ERROR = otel.status.ERROR
@@ -36,56 +36,76 @@ local ROOT = context.ROOT
 
 local _M = {}
 
--- The attributes of a recording SERVER span.  server.address and
--- server.port come from the Host header (the port the client addressed:
--- the scheme's default when the header has none), as the conventions
--- say, which also spares two ngx.var lookups per request.
-local function server_attributes(sp, headers, method, route, record_query)
-    if KNOWN_METHODS[method] then
-        sp:set_attribute("http.request.method", method)
-    else
-        sp:set_attribute("http.request.method", "_OTHER")
-        sp:set_attribute("http.request.method_original", method)
+-- nginx's own request API (lua-resty-core declares it): the header list
+-- and variables read as pointers into the request, with no Lua string
+-- made per header or per value.
+local nC = ffi.C
+local get_request = ngx_base.get_request
+local elt_t = ffi.typeof("ngx_http_lua_ffi_table_elt_t[?]")
+local hcap, hraw, hlist = 0, nil, nil
+local truncated = ffi.new("int[1]")
+local valp = ffi.new("char *[1]")
+local lenp = ffi.new("size_t[1]")
+local errp = ffi.new("char *[1]")
+local lowbuf = ffi.new("char[32]")
+local req = ffi.new("otel_http_server")
+
+-- The request's headers as the core's otel_header list, and their count.
+local function request_headers(r)
+    local n = nC.ngx_http_lua_ffi_req_get_headers_count(r, -1, truncated)
+    if n <= 0 then
+        return hlist, 0
     end
-    local path, query
+    if n > hcap then
+        hcap = n < 32 and 32 or n
+        hraw = elt_t(hcap)
+        hlist = ffi.cast("const otel_header *", hraw)
+    end
+    if nC.ngx_http_lua_ffi_req_get_headers(r, hraw, n, 0) ~= 0 then
+        return hlist, 0
+    end
+    return hlist, n
+end
+
+-- A variable of the request as pointer and length (nil, 0 when unset).
+local function var(r, name)
+    if nC.ngx_http_lua_ffi_var_get(r, name, #name, lowbuf, 0, valp, lenp,
+                                   errp) == 0 then
+        return valp[0], lenp[0]
+    end
+    return nil, 0
+end
+
+-- The attributes of a recording SERVER span, gathered in one call into
+-- the core.  server.address and server.port come from the Host header
+-- (the port the client addressed: the scheme's default when the header
+-- has none), as the conventions say.
+local function server_attributes(r, sp, headers, n, method, route,
+                                 record_query)
+    local q = req
+    q.headers, q.n_headers = headers, n
+    q.method, q.method_len = method, #method
     if ngx.is_subrequest then
-        path, query = ngx_var.uri, ngx_var.args
+        q.target, q.target_len = nil, 0
+        q.path, q.path_len = var(r, "uri")
+        q.query, q.query_len = var(r, "args")
     else
-        local uri = ngx_var.request_uri
-        local q = str_find(uri, "?", 1, true)
-        if q then
-            path, query = str_sub(uri, 1, q - 1), str_sub(uri, q + 1)
-        else
-            path = uri
-        end
+        q.target, q.target_len = var(r, "request_uri")
     end
-    sp:set_attribute("url.path", path)
-    if record_query and query and query ~= "" then
-        sp:set_attribute("url.query", query)
-    end
-    local scheme = ngx_var.scheme
-    sp:set_attribute("url.scheme", scheme)
-    local host = first(headers.host)
-    local addr, port
-    if host then
-        addr, port = split_host(host)
-        port = port or DEFAULT_PORTS[scheme]
-    else                                            -- HTTP/1.0
-        addr, port = ngx_var.host, tonumber(ngx_var.server_port)
-    end
-    sp:set_attribute("server.address", addr)
-    sp:set_attribute("server.port", port)
-    sp:set_attribute("client.address", ngx_var.remote_addr)
-    local ua = first(headers["user-agent"])
-    if ua then
-        sp:set_attribute("user_agent.original", ua)
-    end
-    local v = protocol_version(ngx_req.http_version())
-    if v then
-        sp:set_attribute("network.protocol.version", v)
-    end
+    q.scheme, q.scheme_len = var(r, "scheme")
+    q.client_address, q.client_address_len = var(r, "remote_addr")
+    q.protocol, q.protocol_len = var(r, "server_protocol")
     if route then
-        sp:set_attribute("http.route", route)
+        q.route, q.route_len = route, #route
+    else
+        q.route, q.route_len = nil, 0
+    end
+    q.record_query = record_query and 1 or 0
+    local rc = C.otel_http_server_attrs(sp, q)
+    q.method, q.route, q.headers = nil, nil, nil
+    if rc == 1 then                             -- no Host: HTTP/1.0
+        sp:set_attribute("server.address", ngx_var.host)
+        sp:set_attribute("server.port", tonumber(ngx_var.server_port))
     end
 end
 
@@ -145,8 +165,9 @@ function _M.start_request(opts)
         end
     end
 
-    local headers = ngx_req.get_headers()
-    local parent = state.propagation().extract(headers) or ROOT
+    local r = get_request()
+    local headers, n = request_headers(r)
+    local parent = state.propagation().extract_headers(headers, n) or ROOT
     local method = ngx_req.get_method()
     sopts.parent = parent
     sopts.attributes = extra
@@ -158,7 +179,7 @@ function _M.start_request(opts)
     sopts.attributes = nil
     -- nothing to gather for a span that is not recorded (sampled out)
     if sp.recording == 1 then
-        server_attributes(sp, headers, method, route, record_query)
+        server_attributes(r, sp, headers, n, method, route, record_query)
     end
 
     st = state.new(ctx, sp, with_span(sp, parent ~= ROOT and parent or nil))
