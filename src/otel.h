@@ -483,6 +483,29 @@ typedef struct otel_http_server {
 OTEL_API int otel_http_server_attrs(const otel_span_handle *h,
                                     const otel_http_server *r);
 
+/* What nginx tells of a proxied call, its $upstream_* variables as they
+ * are (per-try lists; NULL when unset). */
+typedef struct otel_http_upstream {
+    const char *addr;     size_t addr_len;      /* $upstream_addr */
+    const char *status;   size_t status_len;    /* $upstream_status */
+    const char *connect;  size_t connect_len;   /* ..._connect_time */
+    const char *header;   size_t header_len;    /* ..._header_time */
+    const char *response; size_t response_len;  /* ..._response_time */
+    const char *host;     size_t host_len;      /* the upstream's name, or
+                                                   NULL: the peer's */
+    int64_t     t0_ns;    /* the earliest start (when the span began) */
+    int64_t     now_ns;   /* now: the latest end */
+} otel_http_upstream;
+
+/* Ends the CLIENT span of a proxied call: places it where the tries'
+ * durations say (ending at now_ns, starting no earlier than t0_ns), sets
+ * the HTTP client attributes of the last try (network.peer.*,
+ * http.response.status_code, server.address/port, resend_count, nginx's
+ * timings in ms) and, when there were several, one event per try; ERROR
+ * for a status >= 400 or none.  A non-recording span: nothing. */
+OTEL_API int otel_http_upstream_end(const otel_span_handle *h,
+                                    const otel_http_upstream *u);
+
 /* ---- ids (ids.c) -------------------------------------------------------- */
 OTEL_API void otel_ids_random(uint8_t *buf, size_t n);
 /* Writes 2n lower-case hex digits; returns 2n. */

@@ -246,6 +246,18 @@ typedef struct otel_http_server {
 } otel_http_server;
 int otel_http_server_attrs(const otel_span_handle *h,
                            const otel_http_server *r);
+typedef struct otel_http_upstream {
+    const char *addr;     size_t addr_len;
+    const char *status;   size_t status_len;
+    const char *connect;  size_t connect_len;
+    const char *header;   size_t header_len;
+    const char *response; size_t response_len;
+    const char *host;     size_t host_len;
+    int64_t     t0_ns;
+    int64_t     now_ns;
+} otel_http_upstream;
+int otel_http_upstream_end(const otel_span_handle *h,
+                           const otel_http_upstream *u);
 ]]
 
 local function load_core()

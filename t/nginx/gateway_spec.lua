@@ -240,8 +240,7 @@ describe("otel.ngx upstream spans and log correlation", function()
         assert.truthy(a["nginx.upstream.header_time_ms"])
         assert.truthy(a["nginx.upstream.response_time_ms"])
         assert.equal(0, cl.status.code)
-        assert.equal(1, #cl.events)
-        assert.equal("nginx.upstream.try", cl.events[1].name)
+        assert.equal(0, #cl.events)         -- one try: the span tells it
         -- placed in time where nginx called the upstream: inside the
         -- gateway's span, around the upstream's own (nginx's times are
         -- milliseconds: 2 ms of slack)

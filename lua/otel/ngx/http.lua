@@ -81,7 +81,6 @@ local function split_host(hp)
     end
     return hp, nil
 end
-_M.split_host = split_host              -- upstream.lua
 
 -- scheme://host[:port]/...  -> host, port (nil when url has no authority)
 function _M.authority(url)
