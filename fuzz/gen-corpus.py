@@ -473,6 +473,21 @@ def datadog():
 
 
 
+def upstream():
+    sets = [(0x1f, [b"127.0.0.1:8081", b"200", b"0.001", b"0.012",
+                    b"0.120"]),
+            (0x3f, [b"10.0.0.1:80, [::1]:8080 : unix:/run/app.sock",
+                    b"502, 504 : 200", b"0.000, -, 0.002", b"-, -, 0.010",
+                    b"0.003, 0.300, 0.050", b"backend"]),
+            (0x00, []), (0x01, [b"a:1"]), (0x1f, [b"a:1, b:2", b"-", b"",
+                                                  b"x", b"1.2.3"]),
+            (0x1f, [b",,, : ,", b"999999999999", b"99999999999.999",
+                    b"-1", b"0.0001"]),
+            (0x21, [b"[::1", b"", b"", b"", b"", b"[v6]:99999"]),
+            (0x1f, [b"h:\xff\xfe", b"200", b"0", b"0", b"0"])]
+    return [bytes([bits]) + b"\n".join(vals) for bits, vals in sets]
+
+
 # ---- response ---------------------------------------------------------------
 def varint(v):
     v &= 0xffffffffffffffff
@@ -506,7 +521,8 @@ def response():
 TARGETS = {"utf8": utf8, "kvlist": kvlist, "attrs": attrs, "otlp": otlp,
            "traceparent": traceparent, "baggage": baggage, "b3": b3,
            "response": response, "jaeger": jaeger, "ottrace": ottrace,
-           "xray": xray, "gcp": gcp, "datadog": datadog}
+           "xray": xray, "gcp": gcp, "datadog": datadog,
+           "upstream": upstream}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:

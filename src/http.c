@@ -220,11 +220,14 @@ static bool next_item(const char **p, const char *end, const char **s,
     return true;
 }
 
-/* "0.123" (seconds, nginx prints milliseconds) -> 123, or -1 ("-"). */
+/* "0.123" (seconds, nginx prints milliseconds) -> 123, or -1 ("-", or
+ * not a duration of at most 9 digits of seconds). */
+#define MAX_MS 1000000000000LL          /* 10^9 s: ns stay in 64 bits */
+
 static int64_t millis(const char *s, size_t n)
 {
     int64_t v = 0;
-    size_t i;
+    size_t i, ints = 0;
     int frac = -1;
 
     if (n == 0) {
@@ -233,14 +236,16 @@ static int64_t millis(const char *s, size_t n)
     for (i = 0; i < n; i++) {
         if (s[i] == '.' && frac < 0) {
             frac = 0;
-        } else if (s[i] >= '0' && s[i] <= '9' && frac < 3 && v < INT64_MAX
-                   / 100) {
-            v = v * 10 + (s[i] - '0');
-            if (frac >= 0) {
-                frac++;
-            }
         } else if (s[i] < '0' || s[i] > '9') {
             return -1;
+        } else if (frac < 0) {
+            if (++ints > 9) {
+                return -1;
+            }
+            v = v * 10 + (s[i] - '0');
+        } else if (frac < 3) {
+            v = v * 10 + (s[i] - '0');
+            frac++;
         }
     }
     for (frac = frac < 0 ? 0 : frac; frac < 3; frac++) {
@@ -346,6 +351,9 @@ OTEL_API int otel_http_upstream_end(const otel_span_handle *h,
         while (next_item(&p, e[4], &s, &n)) {
             ms = millis(s, n);
             total += ms > 0 ? ms : 0;
+            if (total > MAX_MS) {
+                total = MAX_MS;
+            }
         }
     }
     start = u->now_ns - total * 1000000;
@@ -365,6 +373,9 @@ OTEL_API int otel_http_upstream_end(const otel_span_handle *h,
             }
         }
         t_ns += (t.response_ms > 0 ? t.response_ms : 0) * 1000000;
+        if (t_ns > start + total * 1000000) {
+            t_ns = start + total * 1000000;
+        }
     }
     set_try(h, OTEL_TARGET_SPAN, &t);
     if (u->host) {

@@ -21,6 +21,7 @@
 #include "../../fuzz/fuzz_xray.c"
 #include "../../fuzz/fuzz_gcp.c"
 #include "../../fuzz/fuzz_datadog.c"
+#include "../../fuzz/fuzz_upstream.c"
 
 #include "tap.h"
 
@@ -35,7 +36,7 @@ static const struct {
     { "baggage", baggage_run }, { "b3", b3_run },
     { "response", response_run }, { "jaeger", fj_run },
     { "ottrace", fo_run }, { "xray", fx_run }, { "gcp", fg_run },
-    { "datadog", fd_run },
+    { "datadog", fd_run }, { "upstream", fu_run },
 };
 
 /* Runs one input; false when a check failed (it printed why). */
@@ -107,6 +108,17 @@ static const struct {
       "jaeger: uberctx\\rk is no baggage header" },
     { fo_run, INPUT("\x81ot-baggage\rk\nv"),
       "ottrace: ot-baggage\\rk is no baggage header" },
+    /* millis() overflowed int64 on a duration of 30 digits. */
+    { fu_run, INPUT("\x1f\x2c\x32\x5b\x2e\x30\x2e\x30\x2e\x5b\x3a\x31\x11\x2d"
+            "\x31\x0a\x32\x30\x30\x0a\x30\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x2e\x30\x30\x31\x0a\x30"
+            "\x0f\xe8\x00\x00\xd0\x62\x00\x00\x2e\x30\x31\x32\x30\x2e"
+            "\x31\x32\x30"),
+      "upstream: a duration of 30 digits does not overflow" },
 };
 
 static void replay_corpus(size_t t)
@@ -163,6 +175,7 @@ int main(void)
     fx_init();
     fg_init();
     fd_init();
+    fu_init();
     for (i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
         CHECK(replay(found[i].run, found[i].data, found[i].size), "%s",
               found[i].what);
