@@ -205,6 +205,10 @@ http {
         local mode = "$mode"
         if "$profile_mode" == mode then
             require("jit.v").start("$tmp/jit/" .. mode .. ".log")
+            if "$count" ~= "instructions" then
+                require("jit.p").start("vfi1", "$tmp/jit/" .. mode
+                                       .. ".prof")
+            end
         end
         TRACING = mode ~= "off"
         if mode == "on" or mode == "sampled_off" then
@@ -221,7 +225,12 @@ http {
             }
         end
     }
-    exit_worker_by_lua_block { require("otel.ngx").exit_worker() }
+    exit_worker_by_lua_block {
+        if "$profile_mode" == "$mode" and "$count" ~= "instructions" then
+            require("jit.p").stop()
+        end
+        require("otel.ngx").exit_worker()
+    }
     upstream bench_up {
         server 127.0.0.1:$up_port;
         keepalive 64;
@@ -337,7 +346,7 @@ for mode in $servers; do
     mkdir -p "$tmp/$mode"
     bench_conf "$mode" > "$tmp/$mode/nginx.conf"
     start_nginx "$mode" "$wcpu"
-    eval "port_$mode=$port wpid_$mode=$wpid"
+    eval "port_$mode=$port wpid_$mode=$wpid mpid_$mode=$pid"
     n=0
     until curl -s -o /dev/null "http://127.0.0.1:$port/bench" \
           || [ $n -gt 600 ]; do
@@ -381,6 +390,7 @@ run() {
     # shellcheck disable=SC2086
     taskset -c "$ccpu" wrk -t1 -c"$conns" -d"${duration}s" --latency \
         $script "$url" > "$tmp/wrk.out" 2>&1
+    cp "$tmp/wrk.out" "$tmp/wrk.$v"
     curl -s "http://127.0.0.1:$port/stats" > "$tmp/stats.out"
     if [ "$count" = instructions ]; then
         rm -f "$tmp/$mode/callgrind.out"*
@@ -492,6 +502,18 @@ if [ "$count" = instructions ]; then
     echo
     echo "== instructions of $(label_of "$profile") by function" \
          "(callgrind, self; ??? is LuaJIT's compiled code)"
+    for v in "$(baseline_of "$profile")" "$profile"; do
+        echo "-- $(label_of "$v"): instructions per request by library"
+        total=$(awk '/requests in/ { print $1 }' "$tmp/wrk.$v")
+        callgrind_annotate --inclusive=no --threshold=100 \
+            "$tmp/callgrind.$v" 2>/dev/null \
+            | awk -v n="$total" '/^ *[0-9,]+ .*\[.*\]$/ {
+                ir = $1; gsub(/,/, "", ir); lib = $NF
+                sub(/.*\//, "", lib); sub(/\]$/, "", lib); by[lib] += ir }
+              END { for (l in by) printf "  %8.0f  %s\n", by[l] / n, l }' \
+            | sort -rn | head -n 10
+    done
+    echo "-- $(label_of "$profile"): functions (self)"
     callgrind_annotate --inclusive=no "$tmp/callgrind.$profile" 2>/dev/null \
         | sed -n '/^ *Ir/,$p' | head -n 45
     exit 0
@@ -531,6 +553,18 @@ echo
 echo "== jit.v of that worker: trace aborts and stitches (count, reason)"
 grep -E 'abort|NYI|stitch' "$tmp/jit/$mode.log" 2>/dev/null \
     | sed 's/^\[TRACE *[0-9]* //' | sort | uniq -c | sort -rn | head -n 25
+# jit.p writes its profile when the worker exits
+eval "mpid=\$mpid_$mode"
+kill -QUIT "$mpid" 2>/dev/null || true
+n=0
+while kill -0 "$mpid" 2>/dev/null && [ $n -lt 100 ]; do
+    sleep 0.1; n=$((n + 1))
+done
+[ -z "${JITLOG:-}" ] || cp "$tmp/jit/$mode.log" "$JITLOG"
+echo
+echo "== jit.p of that worker (VM state, then functions, whole run)"
+head -n 60 "$tmp/jit/$mode.prof" 2>/dev/null
+echo
 echo "(traces: $(grep -c 'TRACE [0-9]* start' "$tmp/jit/$mode.log" \
     2>/dev/null || true) started," \
     "$(grep -c 'abort' "$tmp/jit/$mode.log" 2>/dev/null || true) aborted)"

@@ -13,6 +13,7 @@ local state = base.state
 local ffi_gc = ffi.gc
 local ffi_new = ffi.new
 local co_running = coroutine.running
+local new_tab = require "table.new"
 local setmetatable = setmetatable
 local getmetatable = getmetatable
 local type = type
@@ -42,13 +43,19 @@ local MAIN = {}
 local recs = setmetatable({}, { __mode = "k" })
 
 -- A coroutine's record: st (the core's stack), n (depth), [1..n] the span
--- objects, b[1..n] the baggage (created on first use).
+-- objects, b[1..n] the baggage (a table from its first use, false
+-- before).  Every record has the same layout from the start (array part
+-- sized, keys set in one order): compiled code checks a table's layout,
+-- and records that differ would send it back to the interpreter.
 local function new_rec(co)
     local st = C.otel_stack_new()
     if st == nil then
         error("otel: out of memory", 3)
     end
-    local r = { st = ffi_gc(st, C.otel_stack_free), n = 0 }
+    local r = new_tab(8, 4)
+    r.st = ffi_gc(st, C.otel_stack_free)
+    r.n = 0
+    r.b = false
     recs[co] = r
     return r
 end
@@ -213,6 +220,14 @@ function _M.attach(x)
         baggage = current_baggage(r)
     end
     local depth, s = push(r, sp, baggage)
+    return setmetatable({ r = r, depth = depth, serial = s }, Token)
+end
+
+-- attach_in(r, context) -> token: attach for a caller that holds the
+-- running coroutine's record (rec()) already.  The token is a table the
+-- caller may add fields to.
+function _M.attach_in(r, c)
+    local depth, s = push(r, c.span or INVALID, c.baggage)
     return setmetatable({ r = r, depth = depth, serial = s }, Token)
 end
 

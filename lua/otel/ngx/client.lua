@@ -26,6 +26,7 @@ local wait = ngx.thread.wait
 local capture = ngx.location.capture
 local with_span = context.with_span
 local KEY = state.KEY
+local get_ctx = state.ctx
 local tracer = state.tracer
 local current_context = state.current_context
 local set_method = http.set_method
@@ -201,7 +202,7 @@ function _M.capture(uri, options, span_opts)
         error("otel.ngx.capture: options must be a table, got "
               .. type(options), 2)
     end
-    local ctx = ngx.ctx
+    local ctx = get_ctx()
     local method = options and METHOD_NAMES[options.method] or "GET"
     local q = str_find(uri, "?", 1, true)
     local sp, carrier = client(method, nil, q and str_sub(uri, 1, q - 1)

@@ -8,19 +8,21 @@
 -- reading the record is the reset.
 local base = require "otel.ffi"
 local context = require "otel.context"
-local KEY = require("otel.ngx.state").KEY
+local state = require "otel.ngx.state"
 
 local ngx = ngx
 local type = type
 local error = error
-local pcall = pcall
 local select = select
 local unpack = unpack
 local C = base.C
 local rec = context.rec
 local attach = context.attach
+local attach_in = context.attach_in
 local detach = context.detach
 local get_phase = ngx.get_phase
+local KEY = state.KEY
+local get_ctx = state.ctx
 
 local _M = {}
 
@@ -40,7 +42,7 @@ local function unwind(st)
             C.otel_scope_end(r.st, i, h, 0)
         end
     end
-    C.otel_stack_detach(r.st, p.depth, p.token.serial)
+    C.otel_stack_detach(r.st, p.depth, p.serial)
     context.pop_to(r, p.depth - 1)
 end
 
@@ -59,7 +61,7 @@ _M.unwind_stale = unwind_stale
 -- otel.ngx.attach() -> token, or nil when the request has no span.  Give
 -- the token back to otel.context.detach before the handler returns.
 function _M.attach()
-    local st = ngx.ctx[KEY]
+    local st = get_ctx()[KEY]
     local c = st and st.context
     if c then
         rec()
@@ -68,14 +70,15 @@ function _M.attach()
     return nil
 end
 
--- Ends phase()'s attach.  It takes fn's results as varargs, so it calls
--- no Lua function on its usual path (only FFI): a trace that started in
--- a callee cannot return into a vararg frame (NYI in LuaJIT 2.1).
-local function leave_phase(st, p, prev, ok, ...)
-    st.phase = prev
+-- Ends phase()'s attach (p: its token).  It takes fn's results as
+-- varargs, so it calls no Lua function on its usual path (only FFI): a
+-- trace that started in a callee cannot return into a vararg frame (NYI
+-- in LuaJIT 2.1).
+local function leave_phase(st, p, ...)
+    st.phase = p.prev
     local r, depth = p.r, p.depth
     if r.st == p.st and r.n == depth and r[depth] == p.span then
-        C.otel_stack_detach(r.st, depth, p.token.serial)
+        C.otel_stack_detach(r.st, depth, p.serial)
         r[depth] = nil
         r.n = depth - 1
         local b = r.b
@@ -83,39 +86,46 @@ local function leave_phase(st, p, prev, ok, ...)
             b[depth] = nil
         end
     else
-        detach(p.token)     -- out of order, or moved: the general rules
-    end
-    if not ok then
-        error((...), 0)
+        detach(p)           -- out of order, or moved: the general rules
     end
     return ...
+end
+
+local function call(fn, args)
+    if args == nil then
+        return fn()
+    end
+    return fn(unpack(args, 1, args.n))
 end
 
 -- phase() proper, not a vararg function (see leave_phase): fn's
 -- arguments come packed, or nil for none.
 local function run_phase(fn, args)
-    local st = ngx.ctx[KEY]
+    local st = get_ctx()[KEY]
+    -- a request span that is not recorded (no provider, sampled out)
+    -- has nothing to unwind: fn runs as it is, and the fallback hook
+    -- gives it the request's span as its current one
+    if not st or st.span.recording == 0 then
+        return call(fn, args)
+    end
     local phase = get_phase()
-    local prev = st and st.phase
+    local prev = st.phase
     if unwind_stale(st, phase) then
         prev = nil
     end
     local r = rec()
-    local c = st and st.context
-    if not c then
-        if args == nil then
-            return fn()
-        end
-        return fn(unpack(args, 1, args.n))
-    end
-    local token = attach(c)
-    local p = { r = r, st = r.st, depth = token.depth, span = r[token.depth],
-                token = token, phase = phase }
+    local p = attach_in(r, st.context)
+    p.st, p.span, p.phase, p.prev = r.st, r[p.depth], phase, prev
     st.phase = p
+    -- no pcall (compiled code cannot return into a pcall frame, so fn
+    -- would run in the interpreter): when fn raises, the entry stays and
+    -- is taken off like an ngx.exit's, by the next phase() or
+    -- finish_request() of the request, or when the coroutine serves
+    -- another request
     if args == nil then
-        return leave_phase(st, p, prev, pcall(fn))
+        return leave_phase(st, p, fn())
     end
-    return leave_phase(st, p, prev, pcall(fn, unpack(args, 1, args.n)))
+    return leave_phase(st, p, fn(unpack(args, 1, args.n)))
 end
 
 -- otel.ngx.phase(fn, ...) -> fn's results: fn runs with the request

@@ -22,9 +22,9 @@ local ngx_var = ngx.var
 local ngx_req = ngx.req
 local get_phase = ngx.get_phase
 local C = base.C
-local rec = context.rec
 local with_span = context.with_span
 local KEY = state.KEY
+local get_ctx = state.ctx
 local tracer = state.tracer
 local KNOWN_METHODS = http.KNOWN_METHODS
 local span_name = http.span_name
@@ -124,7 +124,7 @@ local sopts = { kind = SERVER, parent = false, attributes = nil,
 -- only in access, after routing).  Nothing is left attached: run code
 -- that should see the span as its parent through otel.ngx.phase.
 function _M.start_request(opts)
-    local ctx = ngx.ctx
+    local ctx = get_ctx()
     local st = ctx[KEY]
     if st then
         local sp = st.span
@@ -140,7 +140,10 @@ function _M.start_request(opts)
         end
         return sp
     end
-    rec()
+    -- (the coroutine's record is not read here: start_span has its
+    -- parent, and what another request left on the record is cleared on
+    -- its first use; coroutine.running, which that read takes, ends the
+    -- compiled code it runs in)
     local route, record_query, extra
     if opts ~= nil then
         if type(opts) ~= "table" then
@@ -195,13 +198,13 @@ end
 
 -- otel.ngx.request_span() -> the request's SERVER span, or the invalid span.
 function _M.request_span()
-    local st = ngx.ctx[KEY]
+    local st = get_ctx()[KEY]
     return st and st.span or INVALID
 end
 
 -- otel.ngx.request_context() -> the request's context, or nil.
 function _M.request_context()
-    return state.request_context(ngx.ctx)
+    return state.request_context(get_ctx())
 end
 
 -- end_server(span, status): the response status (ERROR for 5xx); ends
@@ -224,7 +227,7 @@ _M.end_server = end_server
 -- from body_filter_by_lua, where it ends the span at the last buffer
 -- (otel.ngx.capture ends the callee's span itself).
 function _M.finish_request()
-    local st = ngx.ctx[KEY]
+    local st = get_ctx()[KEY]
     if not st then
         return
     end

@@ -13,9 +13,9 @@
 -- (the upstream span, log correlation) keep their fields here too.
 local otel = require "otel"
 local context = require "otel.context"
+local ngx_base = require "resty.core.base"
+local ngx_ctx = require "resty.core.ctx"
 
-local ngx = ngx
-local pcall = pcall
 
 local current = context.current
 local ROOT = context.ROOT
@@ -25,11 +25,10 @@ local _M = {}
 local KEY = "otel"          -- the state's key in ngx.ctx
 _M.KEY = KEY
 
--- state(ctx) -> the request's state (ctx: the request's ngx.ctx), or nil
--- before start_request.
-function _M.get(ctx)
-    return ctx[KEY]
-end
+-- ctx() -> the request's ngx.ctx (lua-resty-core's getter, called
+-- directly rather than through the ngx table's __index).
+local get_ctx = ngx_ctx.get_ctx_table
+_M.ctx = get_ctx
 
 function _M.new(ctx, sp, c)
     local st = { span = sp, context = c, done = false, phase = nil }
@@ -49,16 +48,16 @@ _M.request_context = request_context
 -- used it, and code with nothing attached -- a handler that does not use
 -- phase(), a light thread -- runs under the request's context.  ngx.ctx
 -- is not available in every phase (init_by_lua): no request there.
-local function get_ctx()
-    return ngx.ctx
-end
+-- (No pcall: a compiled trace cannot return into its frame, so every
+-- span call would leave compiled code; wherever there is a request, Lua
+-- code runs with a request ctx.)
+local get_request = ngx_base.get_request
 
 local function request_ctx()
-    local ok, ctx = pcall(get_ctx)
-    if ok then
-        return ctx
+    if get_request() == nil then
+        return nil
     end
-    return nil
+    return get_ctx()
 end
 
 context.hooks.owner = request_ctx
@@ -74,7 +73,7 @@ function _M.current_context(ctx)
     if cur ~= ROOT then
         return cur
     end
-    return request_context(ctx or ngx.ctx) or ROOT
+    return request_context(ctx or get_ctx()) or ROOT
 end
 
 -- The tracer of every span otel.ngx makes.
