@@ -398,6 +398,96 @@ def b3():
     return seeds
 
 
+# ---- other tracers' formats ----------------------------------------------
+T32 = b"4bf92f3577b34da6a3ce929d0e0e4736"
+S16 = b"00f067aa0ba902b7"
+
+
+def jaeger():
+    ctx = [T32 + b":" + S16 + b":0:1", T32 + b":" + S16 + b":0:3",
+           b"abc:1f:0:0", T32.upper() + b":" + S16 + b":0:01",
+           T32 + b"%3A" + S16 + b"%3a0%3A1", b" " + T32 + b":" + S16
+           + b":0:1 ", T32 + b":" + S16 + b":0", T32 + b":" + S16
+           + b":0:1:x", b"0:" + S16 + b":0:1", T32 + b":0:0:1",
+           T32 + b"0:" + S16 + b":0:1", T32 + b":" + S16 + b":0:100",
+           T32 + b":" + S16 + b"::1", b"", b":::", b"x:y:z:w"]
+    seeds = [b"\x00" + c for c in ctx] + [b"\x01"]
+    bags = [b"uberctx-user\nalice", b"UberCtx-k\na%20b%2", b"uberctx-\nv",
+            b"uberctx-a b\nv", b"x-other\nv", b"uberctx-k\n  v  ",
+            b"uberctx-k\n\xff\xfe", b"uberctx-k\n" + b"%41" * 100]
+    return seeds + [b"\x02" + b for b in bags]
+
+
+def ottrace():
+    multis = [(7, [b"0000000000000001", b"0000000000000002", b"true"]),
+              (7, [T32, S16, b"1"]), (3, [T32[16:], S16]),
+              (7, [T32, S16, b"false"]), (7, [T32, S16, b"yes"]),
+              (1, [T32]), (2, [b"", S16]), (0, []),
+              (3, [T32[:31], S16]), (3, [T32.upper(), S16]),
+              (3, [b"0" * 16, S16]), (3, [T32, b"0" * 16]),
+              (7, [b" " + T32 + b" ", S16, b" 0 "])]
+    seeds = [bytes([bits]) + b"\n".join(vals) for bits, vals in multis]
+    bags = [b"ot-baggage-user\nalice", b"OT-Baggage-K\nv w",
+            b"ot-baggage-k\na\x01b", b"ot-baggage-\nv", b"other\nv"]
+    return seeds + [b"\x80" + b for b in bags]
+
+
+def xray():
+    root = b"Root=1-5759e988-bd862e3fe1be46a994272793"
+    par = b"Parent=53995c3f42cd8ad8"
+    vals = [root + b";" + par + b";Sampled=1", par + b";" + root,
+            root + b";" + par + b";Sampled=?", root + b";" + par
+            + b";Sampled=0;Lineage=a87bd80c:1|68fd508a:5",
+            b" " + root + b" ; " + par + b" ;; ", root, par,
+            root + b";" + par + b";" + par, root + b";" + par + b";Sampled=2",
+            root.replace(b"1-", b"2-") + b";" + par, root.upper() + b";" + par,
+            b"Root = 1-5759e988-bd862e3fe1be46a994272793;" + par,
+            root + b";Parent", b"", b";", b"Self=1-67891234-abc"]
+    return [b"\x00" + v for v in vals] + [b"\x01"]
+
+
+def gcp():
+    vals = [T32 + b"/1;o=1", T32 + b"/18446744073709551615;o=0",
+            T32 + b"/18446744073709551616", T32 + b"/0;o=1", T32 + b"/12",
+            T32 + b"/12;o=3", T32 + b"/12;o=", T32 + b"/12;o=10",
+            T32 + b"/12;x=1", T32.upper() + b"/1", T32[:31] + b"/1",
+            b" " + T32 + b"/1;o=1 ", T32 + b"/", T32 + b"/a", b"/1", b""]
+    return [b"\x00" + v for v in vals] + [b"\x01"]
+
+
+def datadog():
+    multis = [(0x1f, [b"1234", b"5678", b"1", b"synthetics",
+                      b"_dd.p.dm=-4,_dd.p.tid=640cfd8d00000000"]),
+              (0x03, [b"18446744073709551615", b"1"]),
+              (0x07, [b"1", b"2", b"-1"]), (0x07, [b"1", b"2", b"2"]),
+              (0x07, [b"1", b"2", b"x"]), (0x07, [b"1", b"2", b"-"]),
+              (0x13, [b"1", b"2", b"", b"", b"_dd.p.tid=XYZ"]),
+              (0x13, [b"1", b"2", b"", b"", b"_dd.p.tid="]),
+              (0x0b, [b"1", b"2", b"", b"a,b;c=d~e f\xff"]),
+              (0x0b, [b"1", b"2", b"", b"o" * 201]),
+              (0x03, [b"0", b"2"]), (0x03, [b"1", b"0"]),
+              (0x03, [b"18446744073709551616", b"1"]), (0x01, [b"1"]),
+              (0x00, []), (0x18, [b"", b"", b"", b"rum", b"x=y"]),
+              (0x03, [b" 12 ", b"\t34"]), (0x03, [b"+1", b"2"])]
+    return [bytes([bits]) + b"\n".join(vals) for bits, vals in multis]
+
+
+
+def upstream():
+    sets = [(0x1f, [b"127.0.0.1:8081", b"200", b"0.001", b"0.012",
+                    b"0.120"]),
+            (0x3f, [b"10.0.0.1:80, [::1]:8080 : unix:/run/app.sock",
+                    b"502, 504 : 200", b"0.000, -, 0.002", b"-, -, 0.010",
+                    b"0.003, 0.300, 0.050", b"backend"]),
+            (0x00, []), (0x01, [b"a:1"]), (0x1f, [b"a:1, b:2", b"-", b"",
+                                                  b"x", b"1.2.3"]),
+            (0x1f, [b",,, : ,", b"999999999999", b"99999999999.999",
+                    b"-1", b"0.0001"]),
+            (0x21, [b"[::1", b"", b"", b"", b"", b"[v6]:99999"]),
+            (0x1f, [b"h:\xff\xfe", b"200", b"0", b"0", b"0"])]
+    return [bytes([bits]) + b"\n".join(vals) for bits, vals in sets]
+
+
 # ---- response ---------------------------------------------------------------
 def varint(v):
     v &= 0xffffffffffffffff
@@ -458,7 +548,9 @@ def grpc():
 
 TARGETS = {"utf8": utf8, "kvlist": kvlist, "attrs": attrs, "otlp": otlp,
            "traceparent": traceparent, "baggage": baggage, "b3": b3,
-           "response": response, "grpc": grpc}
+           "response": response, "jaeger": jaeger, "ottrace": ottrace,
+           "xray": xray, "gcp": gcp, "datadog": datadog,
+           "upstream": upstream, "grpc": grpc}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:

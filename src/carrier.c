@@ -222,13 +222,82 @@ static bool b3(const picked *pk, otel_extracted *out)
     return false;
 }
 
+/* The formats of other tracers (propagators.c), whose header names the
+ * core lists there (otel_prop_field): each header found once, a repeated
+ * one invalid (counted) and taken as absent, as for a table carrier.  The
+ * trace state they imply (Datadog's origin) goes into ts. */
+static bool vendor(const otel_header *h, size_t n, int format, char *ts,
+                   otel_extracted *out)
+{
+    const char *vals[OTEL_PROP_MAX_FIELDS], *name;
+    size_t lens[OTEL_PROP_MAX_FIELDS], nl, i, tsl = 0;
+    int k, seen, debug = 0;
+
+    for (k = 0; k < OTEL_PROP_MAX_FIELDS; k++) {
+        vals[k] = NULL;
+        lens[k] = 0;
+        if (!(name = otel_prop_field(format, k))) {
+            continue;
+        }
+        nl = strlen(name);
+        for (seen = 0, i = 0; i < n; i++) {
+            if ((size_t)h[i].name_len == nl
+                && memcmp(h[i].name, name, nl) == 0 && seen++ == 0) {
+                vals[k] = h[i].value ? h[i].value : "";
+                lens[k] = h[i].value_len > 0 ? (size_t)h[i].value_len : 0;
+            }
+        }
+        if (seen > 1) {
+            invalid();
+            vals[k] = NULL;
+            lens[k] = 0;
+        }
+    }
+    if (otel_prop_extract(format, vals, lens, &out->parent, &debug, ts,
+                          &tsl) != OTEL_OK) {
+        return false;
+    }
+    out->b3_debug = debug;              /* Jaeger's debug flag */
+    if (tsl) {
+        out->trace_state = ts;
+        out->trace_state_len = tsl;
+    }
+    return true;
+}
+
+/* Jaeger's uberctx-* and OT's ot-baggage-* headers of the configured
+ * formats, as W3C baggage into buf (OTEL_BAGGAGE_MAX_BYTES); returns its
+ * length. */
+static size_t vendor_baggage(const otel_header *h, size_t n,
+                             const uint8_t *props, size_t n_props, char *buf)
+{
+    otel_baggage_writer w = { buf, OTEL_BAGGAGE_MAX_BYTES, 0, 0, 0 };
+    size_t i, p;
+
+    for (p = 0; p < n_props; p++) {
+        if (!otel_prop_baggage_prefix(props[p])) {
+            continue;
+        }
+        for (i = 0; i < n; i++) {
+            if (h[i].name_len > 0 && h[i].value_len >= 0) {
+                otel_prop_baggage_put(props[p], &w, h[i].name,
+                                      (size_t)h[i].name_len,
+                                      h[i].value ? h[i].value : "",
+                                      (size_t)h[i].value_len);
+            }
+        }
+    }
+    return w.len;
+}
+
 OTEL_API int otel_extract_headers(const otel_header *h, size_t n,
                                   const uint8_t *props, size_t n_props,
                                   char *buf, size_t cap, otel_extracted *out)
 {
     bool b3_tried = false;
     picked pk;
-    size_t p;
+    size_t p, bl, room;
+    char *bag = buf + OTEL_TRACESTATE_MAX_LEN;
 
     if (!out) {
         return OTEL_EINVAL;
@@ -252,6 +321,7 @@ OTEL_API int otel_extract_headers(const otel_header *h, size_t n,
             }
             break;
         default:
+            out->found = vendor(h, n, props[p], buf, out);
             break;
         }
     }
@@ -261,11 +331,25 @@ OTEL_API int otel_extract_headers(const otel_header *h, size_t n,
         out->trace_state_len = 0;
         out->b3_debug = 0;
     }
+    /* the other formats' baggage headers first, the baggage header after
+     * them: on a key both have, the later entry (W3C's) wins */
+    bl = vendor_baggage(h, n, props, n_props, bag);
+    if (bl) {
+        out->baggage = bag;
+        out->baggage_len = bl;
+    }
     for (p = 0; p < n_props; p++) {
         if (props[p] == OTEL_PROPAGATOR_BAGGAGE) {
+            room = bl + 1 < OTEL_BAGGAGE_MAX_BYTES
+                   ? OTEL_BAGGAGE_MAX_BYTES - bl - (bl ? 1 : 0) : 0;
             clean_list(&pk, F_BAGGAGE, otel_baggage_clean,
-                       buf + OTEL_TRACESTATE_MAX_LEN, OTEL_BAGGAGE_MAX_BYTES,
-                       &out->baggage, &out->baggage_len);
+                       bag + bl + (bl ? 1 : 0), room, &out->baggage,
+                       &out->baggage_len);
+            if (bl && out->baggage != bag) {
+                bag[bl] = ',';
+                out->baggage = bag;
+                out->baggage_len += bl + 1;
+            }
             break;
         }
     }

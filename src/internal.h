@@ -139,6 +139,11 @@ const otel__attr *otel__attrs_find(const otel__attrs *list, const char *k,
  * (max_chars < 0: no limit). */
 bool otel__utf8_ok(const char *s, size_t len, int64_t max_chars);
 
+/* ---- propagation ----------------------------------------------------------*/
+/* Percent-decodes n bytes into out (room for n: decoding never grows); a
+ * '%' not followed by two hex digits stays. */
+size_t otel__pct_decode(const char *s, size_t n, char *out);
+
 /* ---- ids ----------------------------------------------------------------*/
 void otel__ids_new_trace(uint8_t id[16]);
 void otel__ids_new_span(uint8_t id[8]);

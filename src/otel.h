@@ -280,6 +280,9 @@ OTEL_API int  otel_span_set_status(const otel_span_handle *h, int code,
                                    const char *desc, size_t dl);
 OTEL_API int  otel_span_set_trace_state(const otel_span_handle *h,
                                         const char *ts, size_t len);
+/* Moves the start of a span still recording (start_ns > 0). */
+OTEL_API int  otel_span_set_start(const otel_span_handle *h,
+                                  int64_t start_ns);
 /* Returns the event index (>= 0) for OTEL_TARGET_EVENT, or a status. */
 OTEL_API int  otel_span_add_event(const otel_span_handle *h,
                                   const char *name, size_t nl,
@@ -436,6 +439,66 @@ OTEL_API int otel_b3_parse_multi(const char *const *vals,
  * returns that length, or OTEL_EINVAL for an invalid context. */
 OTEL_API int otel_b3_format(const otel_span_handle *h, int debug, char *buf);
 
+/* ---- other tracers' formats (propagators.c) ----------------------------
+ * Jaeger, OT Trace, AWS X-Ray, Google Cloud Trace and Datadog, through
+ * one pair of functions over the values of a format's headers, in the
+ * order otel_prop_field() names them (lower case).  Pure functions, like
+ * those above; a malformed header is ignored and counted
+ * (propagation_invalid).
+ *   OTEL_PROPAGATOR_JAEGER   uber-trace-id; baggage uberctx-*
+ *   OTEL_PROPAGATOR_OTTRACE  ot-tracer-traceid, -spanid, -sampled;
+ *                            baggage ot-baggage-*
+ *   OTEL_PROPAGATOR_XRAY     x-amzn-trace-id
+ *   OTEL_PROPAGATOR_GCP      x-cloud-trace-context
+ *   OTEL_PROPAGATOR_DATADOG  x-datadog-trace-id, -parent-id,
+ *                            -sampling-priority, -origin, -tags
+ */
+/* Propagator ids: 1-4 are tracecontext, baggage, b3 and b3multi. */
+#define OTEL_PROPAGATOR_JAEGER  5
+#define OTEL_PROPAGATOR_OTTRACE 6
+#define OTEL_PROPAGATOR_XRAY    7
+#define OTEL_PROPAGATOR_GCP     8
+#define OTEL_PROPAGATOR_DATADOG 9
+#define OTEL_PROP_MAX_FIELDS 5
+#define OTEL_PROP_BUF        512  /* room for any format's headers */
+#define OTEL_PROP_TS_MAX     206  /* room for the trace state of extract */
+
+/* Header i of a format (a static lower-case string), or NULL past the
+ * last; and the prefix of its baggage headers, or NULL. */
+OTEL_API const char *otel_prop_field(int format, int i);
+OTEL_API const char *otel_prop_baggage_prefix(int format);
+
+/* Parses the format's headers: vals[i] / lens[i] is the value of header i
+ * (NULL: absent).  Returns OTEL_OK with *out filled, 1 when none of the
+ * format's id headers is there (no context, not counted), or OTEL_EINVAL
+ * (counted, *out zeroed).  *debug (may be NULL) gets Jaeger's debug flag;
+ * ts (OTEL_PROP_TS_MAX bytes, may be NULL) gets the tracestate the
+ * headers imply (Datadog's origin as dd=o:...), *tslen its length. */
+OTEL_API int otel_prop_extract(int format, const char *const *vals,
+                               const size_t *lens, otel_span_handle *out,
+                               int *debug, char *ts, size_t *tslen);
+/* Writes the values of the format's headers for a valid context back to
+ * back into buf (cap >= OTEL_PROP_BUF), lens[i] the length of header i's
+ * (0: not sent).  ts: the context's tracestate (Datadog's origin comes
+ * from it), debug: Jaeger's flag.  Returns the bytes written or
+ * OTEL_EINVAL. */
+OTEL_API int otel_prop_inject(int format, const otel_span_handle *h,
+                              int debug, const char *ts, size_t tsl,
+                              char *buf, size_t cap, size_t *lens);
+/* A baggage header of the format (name: prefix and key, in any case) into
+ * a W3C baggage writer: returns otel_baggage_put's status, or 1 when the
+ * name has not the format's prefix. */
+OTEL_API int otel_prop_baggage_put(int format, otel_baggage_writer *w,
+                                   const char *name, size_t nl,
+                                   const char *value, size_t vl);
+/* The baggage header for an entry: name into buf, value right after,
+ * lens[0] and lens[1] their lengths.  Returns the bytes written, or
+ * OTEL_EINVAL / OTEL_ELIMIT (counted) for a key that is not a token, a
+ * value a header cannot hold, or no room. */
+OTEL_API int otel_prop_baggage_format(int format, const char *k, size_t kl,
+                                      const char *v, size_t vl, char *buf,
+                                      size_t cap, size_t *lens);
+
 /* ---- request carriers (carrier.c, http.c) -------------------------------
  * A host that holds its request's headers as a list hands the list over
  * as it is: the layout is lua-nginx-module's ngx_http_lua_ffi_table_elt_t
@@ -503,6 +566,29 @@ typedef struct otel_http_server {
  * server.port from what it knows), or a negative status. */
 OTEL_API int otel_http_server_attrs(const otel_span_handle *h,
                                     const otel_http_server *r);
+
+/* What nginx tells of a proxied call, its $upstream_* variables as they
+ * are (per-try lists; NULL when unset). */
+typedef struct otel_http_upstream {
+    const char *addr;     size_t addr_len;      /* $upstream_addr */
+    const char *status;   size_t status_len;    /* $upstream_status */
+    const char *connect;  size_t connect_len;   /* ..._connect_time */
+    const char *header;   size_t header_len;    /* ..._header_time */
+    const char *response; size_t response_len;  /* ..._response_time */
+    const char *host;     size_t host_len;      /* the upstream's name, or
+                                                   NULL: the peer's */
+    int64_t     t0_ns;    /* the earliest start (when the span began) */
+    int64_t     now_ns;   /* now: the latest end */
+} otel_http_upstream;
+
+/* Ends the CLIENT span of a proxied call: places it where the tries'
+ * durations say (ending at now_ns, starting no earlier than t0_ns), sets
+ * the HTTP client attributes of the last try (network.peer.*,
+ * http.response.status_code, server.address/port, resend_count, nginx's
+ * timings in ms) and, when there were several, one event per try; ERROR
+ * for a status >= 400 or none.  A non-recording span: nothing. */
+OTEL_API int otel_http_upstream_end(const otel_span_handle *h,
+                                    const otel_http_upstream *u);
 
 /* ---- ids (ids.c) -------------------------------------------------------- */
 OTEL_API void otel_ids_random(uint8_t *buf, size_t n);

@@ -420,7 +420,7 @@ static bool props_ok(const char *s, size_t len)
 
 /* Percent-decodes into out (room for n bytes: decoding never grows).  A
  * '%' not followed by two hex digits stays as it is. */
-static size_t pct_decode(const char *s, size_t n, char *out)
+size_t otel__pct_decode(const char *s, size_t n, char *out)
 {
     size_t i, o = 0;
     int hi, lo;
@@ -553,7 +553,7 @@ OTEL_API int otel_baggage_next(const char *s, size_t len,
     if (!next_member(s, len, it, out, cap)) {
         return 0;
     }
-    dl = pct_decode(out->value, out->value_len, buf);
+    dl = otel__pct_decode(out->value, out->value_len, buf);
     if (!otel__utf8_ok(buf, dl, -1)) {
         dl = repair_utf8(buf, dl, cap);
     }

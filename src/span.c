@@ -505,3 +505,20 @@ OTEL_API int otel_attr_array(const otel_span_handle *h, int32_t target,
     val.u.ia = vals;
     return set_attr(h, target, k, kl, &val, lens);
 }
+
+/* For spans whose start is known only later (otel.ngx's upstream span:
+ * nginx tells the upstream's durations at the end of the request). */
+OTEL_API int otel_span_set_start(const otel_span_handle *h, int64_t start_ns)
+{
+    otel__span *s;
+    int rc;
+
+    if (!(s = live(h, &rc))) {
+        return rc;
+    }
+    if (start_ns <= 0) {
+        return OTEL_EINVAL;
+    }
+    s->start_ns = start_ns;
+    return OTEL_OK;
+}

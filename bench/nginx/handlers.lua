@@ -9,9 +9,25 @@ local tracer = otel.tracer("bench", "1.0")
 
 local _M = {}
 
+local PROXY = { route = "/proxy", upstream = true }
+local PROXYS = { route = "/proxys" }
+
 function _M.access()
     if TRACING then
         otel_ngx.start_request { route = "/bench" }
+    end
+end
+
+-- proxy_pass with the upstream span, and without
+function _M.proxy_access()
+    if TRACING then
+        otel_ngx.start_request(PROXY)
+    end
+end
+
+function _M.proxys_access()
+    if TRACING then
+        otel_ngx.start_request(PROXYS)
     end
 end
 

@@ -21,10 +21,15 @@
 #   E   C with sampler always_off
 #   Eb  E, browser-like request
 #   D   C's handlers without otel.setup (instrumented, tracing disabled)
+#   P   proxy_pass to an upstream      access and log by Lua, untraced; the
+#                                      upstream is a third nginx (keepalive)
+#   Ps  P + the SERVER span            start_request{ route } as in C
+#   Pu  Ps + the upstream span         start_request{ upstream = true }:
+#                                      the CLIENT span, injected headers
 #
 # "added" is the median over the reps of the variant's CPU per request
-# minus that of its baseline in the same rep (B, or Bb for the browser-like
-# rows), printed beside the target of the nginx cost issue.  The sink is a
+# minus that of its baseline in the same rep (B, Bb for the browser-like
+# rows, P for the proxied ones), printed beside the target of the nginx cost issue.  The sink is a
 # second nginx that answers 200 to each export, so no receiver is measured.
 # No figure is a test: on a shared machine they move; median and pairing
 # keep them comparable, not exact.
@@ -58,7 +63,7 @@ if [ "$count" = instructions ]; then
     command -v valgrind >/dev/null 2>&1 || {
         echo "bench/nginx: valgrind is missing" >&2; exit 1; }
 fi
-variants=${VARIANTS:-A B C Bb Cb E Eb D}
+variants=${VARIANTS:-A B C Bb Cb E Eb D P Ps Pu}
 wcpu=${WORKER_CPU:-0}
 ccpu=${CLIENT_CPU:-1}
 
@@ -162,6 +167,24 @@ EOF
 } > "$tmp/sink/nginx.conf"
 start_nginx sink "$ccpu"
 
+# The upstream of the proxied variants.
+up_port=$(free_port)
+mkdir -p "$tmp/up"
+{ main_conf; cat <<EOF
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$up_port backlog=4096;
+        keepalive_requests 1000000;
+        location / {
+            return 200 "hello\n";
+        }
+    }
+}
+EOF
+} > "$tmp/up/nginx.conf"
+start_nginx up "$ccpu"
+
 # bench_conf MODE: the server under test (MODE: off, on, sampled_off,
 # noprovider)
 bench_conf() {
@@ -208,8 +231,24 @@ http {
         end
         require("otel.ngx").exit_worker()
     }
+    upstream bench_up {
+        server 127.0.0.1:$up_port;
+        keepalive 64;
+    }
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
     server {
         listen 127.0.0.1:$port backlog=4096;
+        location = /proxy {
+            access_by_lua_block { require("handlers").proxy_access() }
+            proxy_pass http://bench_up/;
+            log_by_lua_block { require("handlers").log() }
+        }
+        location = /proxys {
+            access_by_lua_block { require("handlers").proxys_access() }
+            proxy_pass http://bench_up/;
+            log_by_lua_block { require("handlers").log() }
+        }
         location = /plain {
             return 200 "hello\n";
         }
@@ -240,13 +279,21 @@ EOF
 # The server of a variant, its path and its wrk script.
 server_of() {
     case $1 in
-        A|B|Bb) echo off ;; C|Cb) echo on ;; E|Eb) echo sampled_off ;;
-        D) echo noprovider ;;
+        A|B|Bb|P) echo off ;; C|Cb|Ps|Pu) echo on ;;
+        E|Eb) echo sampled_off ;; D) echo noprovider ;;
     esac
 }
-path_of() { [ "$1" = A ] && echo /plain || echo /bench; }
+path_of() {
+    case $1 in
+        A) echo /plain ;; P|Pu) echo /proxy ;; Ps) echo /proxys ;;
+        *) echo /bench ;;
+    esac
+}
 browser() { case $1 in *b) return 0 ;; *) return 1 ;; esac; }
-baseline_of() { if browser "$1"; then echo Bb; else echo B; fi; }
+baseline_of() {
+    case $1 in P*) echo P ;; *) if browser "$1"; then echo Bb
+                                else echo B; fi ;; esac
+}
 label_of() {
     case $1 in
         A) echo "A  no Lua phases" ;;
@@ -257,6 +304,9 @@ label_of() {
         E) echo "E  sampler always_off" ;;
         Eb) echo "Eb E, browser-like request" ;;
         D) echo "D  otel.ngx, no otel.setup" ;;
+        P) echo "P  proxy_pass, untraced" ;;
+        Ps) echo "Ps P + SERVER span" ;;
+        Pu) echo "Pu Ps + upstream CLIENT span" ;;
     esac
 }
 target_of() {
@@ -284,7 +334,7 @@ for v in $variants; do
     [ -n "$s" ] || { echo "bench/nginx: no variant $v" >&2; exit 1; }
     case " $servers " in *" $s "*) ;; *) servers="$servers $s" ;; esac
     # the baseline of the added figure runs too
-    case $v in A|B|Bb) ;; *)
+    case $v in A|B|Bb|P) ;; *)
         b=$(baseline_of "$v")
         case " $variants " in *" $b "*) ;; *) variants="$b $variants" ;; esac
     esac
@@ -389,6 +439,10 @@ for mode in $servers; do
     taskset -c "$ccpu" wrk -t1 -c"$conns" -d1s \
         -s "$top/bench/nginx/browser.lua" \
         "http://127.0.0.1:$port/bench" >/dev/null 2>&1
+    taskset -c "$ccpu" wrk -t1 -c"$conns" -d1s \
+        "http://127.0.0.1:$port/proxy" >/dev/null 2>&1
+    taskset -c "$ccpu" wrk -t1 -c"$conns" -d1s \
+        "http://127.0.0.1:$port/proxys" >/dev/null 2>&1
     curl -s -o /dev/null "http://127.0.0.1:$port/stats"
 done
 
@@ -408,10 +462,10 @@ else
 fi
 printf '%-32s %8s %8s %8s %9s %9s %7s %7s\n' "variant" "req/s" \
     "p50 us" "p99 us" "$unit" "$added_unit" "target" "dropped"
-for v in A B C Bb Cb E Eb D; do
+for v in A B C Bb Cb E Eb D P Ps Pu; do
     [ -f "$tmp/res.$v" ] || continue
     added="" target=$(target_of "$v")
-    case $v in A|B|Bb) ;; *)
+    case $v in A|B|Bb|P) ;; *)
         b=$(baseline_of "$v")
         # the rep's CPU minus its baseline's in the same rep
         awk 'NR == FNR { base[$1] = $3; next }
@@ -434,10 +488,11 @@ echo
 if [ "$count" = instructions ]; then
     echo "Ir: instructions per request under callgrind (worker and export" \
          "thread); added: against the same phases untraced (B; Bb for the" \
-         "browser-like rows)"
+         "browser-like rows; P for the proxied ones)"
 else
     echo "added: CPU us per request against the same phases untraced (B;" \
-         "Bb for the browser-like rows), median of the per-rep differences"
+         "Bb for the browser-like rows; P for the proxied ones), median of" \
+         "the per-rep differences; the upstream span's own cost is Pu - Ps"
 fi
 
 [ -n "$profile" ] || exit 0

@@ -98,6 +98,7 @@ int  otel_span_set_status(const otel_span_handle *h, int code,
                           const char *desc, size_t dl);
 int  otel_span_set_trace_state(const otel_span_handle *h, const char *ts,
                                size_t len);
+int  otel_span_set_start(const otel_span_handle *h, int64_t start_ns);
 int  otel_span_add_event(const otel_span_handle *h, const char *name,
                          size_t nl, int64_t time_ns);
 int  otel_span_add_link(const otel_span_handle *h,
@@ -221,6 +222,20 @@ int otel_b3_parse(const char *s, size_t len, otel_span_handle *out,
 int otel_b3_parse_multi(const char *const *vals, const size_t *lens,
                         otel_span_handle *out, int *debug);
 int otel_b3_format(const otel_span_handle *h, int debug, char *buf);
+const char *otel_prop_field(int format, int i);
+const char *otel_prop_baggage_prefix(int format);
+int otel_prop_extract(int format, const char *const *vals,
+                      const size_t *lens, otel_span_handle *out,
+                      int *debug, char *ts, size_t *tslen);
+int otel_prop_inject(int format, const otel_span_handle *h, int debug,
+                     const char *ts, size_t tsl, char *buf, size_t cap,
+                     size_t *lens);
+int otel_prop_baggage_put(int format, otel_baggage_writer *w,
+                          const char *name, size_t nl, const char *value,
+                          size_t vl);
+int otel_prop_baggage_format(int format, const char *k, size_t kl,
+                             const char *v, size_t vl, char *buf,
+                             size_t cap, size_t *lens);
 
 /* request carriers */
 typedef struct otel_header {
@@ -256,6 +271,18 @@ typedef struct otel_http_server {
 } otel_http_server;
 int otel_http_server_attrs(const otel_span_handle *h,
                            const otel_http_server *r);
+typedef struct otel_http_upstream {
+    const char *addr;     size_t addr_len;
+    const char *status;   size_t status_len;
+    const char *connect;  size_t connect_len;
+    const char *header;   size_t header_len;
+    const char *response; size_t response_len;
+    const char *host;     size_t host_len;
+    int64_t     t0_ns;
+    int64_t     now_ns;
+} otel_http_upstream;
+int otel_http_upstream_end(const otel_span_handle *h,
+                           const otel_http_upstream *u);
 ]]
 
 local function load_core()

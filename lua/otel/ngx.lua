@@ -61,6 +61,7 @@ local request = require "otel.ngx.request"
 local phase = require "otel.ngx.phase"
 local client = require "otel.ngx.client"
 local threads = require "otel.ngx.threads"
+local log = require "otel.ngx.log"
 
 local error = error
 local getinfo = debug.getinfo
@@ -85,6 +86,8 @@ _M.capture = client.capture
 _M.capture_multi = client.capture_multi
 
 -- light threads and timers (otel/ngx/threads.lua)
+_M.log_fields = log.log_fields
+
 _M.spawn = threads.spawn
 _M.timer_at = threads.timer_at
 

@@ -17,6 +17,12 @@
 #include "../../fuzz/fuzz_b3.c"
 #include "../../fuzz/fuzz_response.c"
 #include "../../fuzz/fuzz_grpc.c"
+#include "../../fuzz/fuzz_jaeger.c"
+#include "../../fuzz/fuzz_ottrace.c"
+#include "../../fuzz/fuzz_xray.c"
+#include "../../fuzz/fuzz_gcp.c"
+#include "../../fuzz/fuzz_datadog.c"
+#include "../../fuzz/fuzz_upstream.c"
 
 #include "tap.h"
 
@@ -30,6 +36,9 @@ static const struct {
     { "otlp", otlp_run }, { "traceparent", traceparent_run },
     { "baggage", baggage_run }, { "b3", b3_run },
     { "response", response_run }, { "grpc", grpc_run },
+    { "jaeger", fj_run },
+    { "ottrace", fo_run }, { "xray", fx_run }, { "gcp", fg_run },
+    { "datadog", fd_run }, { "upstream", fu_run },
 };
 
 /* Runs one input; false when a check failed (it printed why). */
@@ -96,6 +105,22 @@ static const struct {
       "baggage: no trailing OWS in the metadata of 'k=v;p= '" },
     { baggage_run, INPUT("Z*-=;-Z;-= ,J,\x1fJ,J,J"),
       "baggage: the fuzzer's input for the same" },
+    /* has_prefix folded every byte with | 0x20: '\r' matched '-'. */
+    { fj_run, INPUT("\x02uberctx\rk\nv"),
+      "jaeger: uberctx\\rk is no baggage header" },
+    { fo_run, INPUT("\x81ot-baggage\rk\nv"),
+      "ottrace: ot-baggage\\rk is no baggage header" },
+    /* millis() overflowed int64 on a duration of 30 digits. */
+    { fu_run, INPUT("\x1f\x2c\x32\x5b\x2e\x30\x2e\x30\x2e\x5b\x3a\x31\x11\x2d"
+            "\x31\x0a\x32\x30\x30\x0a\x30\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39\x39"
+            "\x39\x39\x39\x39\x39\x39\x39\x39\x2e\x30\x30\x31\x0a\x30"
+            "\x0f\xe8\x00\x00\xd0\x62\x00\x00\x2e\x30\x31\x32\x30\x2e"
+            "\x31\x32\x30"),
+      "upstream: a duration of 30 digits does not overflow" },
 };
 
 static void replay_corpus(size_t t)
@@ -148,6 +173,12 @@ int main(void)
     b3_init();
     response_init();
     grpc_init();
+    fj_init();
+    fo_init();
+    fx_init();
+    fg_init();
+    fd_init();
+    fu_init();
     for (i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
         CHECK(replay(found[i].run, found[i].data, found[i].size), "%s",
               found[i].what);

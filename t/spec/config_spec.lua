@@ -65,12 +65,12 @@ describe("configuration from the environment", function()
 
     it("warns about an unknown propagator and keeps the others",
        function()
-        local out = child({ OTEL_PROPAGATORS = "tracecontext,xray" }, [[
+        local out = child({ OTEL_PROPAGATORS = "tracecontext,nosuch" }, [[
             print("propagators",
                   table.concat(otel.propagation.propagators(), ","))
         ]])
         assert.are.same({ "OTEL_PROPAGATORS names an unknown propagator "
-                          .. "'xray': it is left out" }, warnings(out))
+                          .. "'nosuch': it is left out" }, warnings(out))
         assert.matches("propagators\ttracecontext\n", out, 1, true)
     end)
 

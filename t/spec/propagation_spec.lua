@@ -451,9 +451,10 @@ describe("propagator configuration", function()
 
     it("an unknown name in the option raises", function()
         assert.has_error(function()
-            otel.setup({ exporter = "none", propagators = { "jaeger" } })
-        end, "otel.setup: unknown propagator 'jaeger' (tracecontext, "
-             .. "baggage, b3, b3multi or none)")
+            otel.setup({ exporter = "none", propagators = { "bogus" } })
+        end, "otel.setup: unknown propagator 'bogus' (tracecontext, "
+             .. "baggage, b3, b3multi, jaeger, ottrace, xray, gcp, datadog "
+             .. "or none)")
         assert.is_nil(otel.info())
     end)
 end)
@@ -564,6 +565,22 @@ describe("otel.propagation.extract_headers", function()
           { "x-b3-spanid", SID } },
         { { "x-b3-spanid", SID } },
         { { "traceparent", TP_NOT_SAMPLED }, { "b3", B3 } },
+        -- the other tracers' formats (t/spec/propagators_spec.lua)
+        { { "uber-trace-id", TID .. ":" .. SID .. ":0:3" },
+          { "uberctx-user", "a%20b" }, { "baggage", "user=w3c,k=v" } },
+        { { "uber-trace-id", "0:1:0:1" }, { "traceparent", TP } },
+        { { "uber-trace-id", "1:2:0:1" }, { "uber-trace-id", "1:2:0:1" } },
+        { { "ot-tracer-traceid", SID }, { "ot-tracer-spanid", SID },
+          { "ot-tracer-sampled", "true" }, { "ot-baggage-k", "v" } },
+        { { "x-amzn-trace-id", "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;"
+                               .. "Parent=" .. SID .. ";Sampled=1" } },
+        { { "x-cloud-trace-context", TID .. "/1;o=1" }, { "b3", B3 } },
+        { { "x-datadog-trace-id", "1" }, { "x-datadog-parent-id", "2" },
+          { "x-datadog-sampling-priority", "2" },
+          { "x-datadog-origin", "rum" },
+          { "x-datadog-tags", "_dd.p.tid=4bf92f3577b34da6" } },
+        { { "x-datadog-trace-id", "1" }, { "x-datadog-parent-id", "x" },
+          { "traceparent", TP } },
     }
     local orders = {
         { "tracecontext", "baggage" },
@@ -571,6 +588,10 @@ describe("otel.propagation.extract_headers", function()
         { "tracecontext", "b3multi" },
         { "baggage" },
         {},
+        { "jaeger", "ottrace", "baggage" },
+        { "datadog", "xray", "gcp", "tracecontext", "b3" },
+        { "gcp", "jaeger", "ottrace", "datadog", "xray", "tracecontext",
+          "baggage", "b3" },
     }
 
     it("gives what extract gives for the same headers", function()

@@ -10,6 +10,8 @@ require "resty.core.var"
 local state = require "otel.ngx.state"
 local http = require "otel.ngx.http"
 local phase = require "otel.ngx.phase"
+local upstream = require "otel.ngx.upstream"
+local log = require "otel.ngx.log"
 
 local ngx = ngx
 local type = type
@@ -115,6 +117,8 @@ local sopts = { kind = SERVER, parent = false, attributes = nil,
 --   opts.route         low-cardinality route: span "METHOD route", http.route
 --   opts.record_query  true: url.query too (it may hold secrets)
 --   opts.attributes    more attributes, seen by the sampler
+--   opts.upstream      true, or the upstream's "host[:port]": a CLIENT
+--                      span for the proxied call (upstream.lua)
 -- A second call in the same request returns the span of the first, with
 -- the route of the second when it has one (a route often becomes known
 -- only in access, after routing).  Nothing is left attached: run code
@@ -130,6 +134,9 @@ function _M.start_request(opts)
             sp:update_name(span_name(KNOWN_METHODS[method] and method
                                      or "HTTP", route))
             sp:set_attribute("http.route", route)
+        end
+        if type(opts) == "table" and opts.upstream and not st.upstream then
+            upstream.start(st, ngx_req.get_method(), opts.upstream)
         end
         return sp
     end
@@ -153,6 +160,12 @@ function _M.start_request(opts)
             error("otel.ngx.start_request: opts.attributes must be a "
                   .. "table, got " .. type(extra), 2)
         end
+        local up = opts.upstream
+        if up ~= nil and up ~= true and up ~= false
+           and type(up) ~= "string" then
+            error("otel.ngx.start_request: opts.upstream must be true or "
+                  .. "the upstream's name, got " .. type(up), 2)
+        end
     end
 
     local r = get_request()
@@ -172,8 +185,14 @@ function _M.start_request(opts)
         server_attributes(r, sp, headers, n, method, route, record_query)
     end
 
-    state.new(ctx, sp, with_span(sp, parent ~= ROOT and parent or nil))
+    st = state.new(ctx, sp, with_span(sp, parent ~= ROOT and parent or nil))
     -- (parts that follow the request start here, from the state)
+    if log.wanted ~= false then
+        log.fill(sp)
+    end
+    if opts and opts.upstream then
+        upstream.start(st, method, opts.upstream)
+    end
     return sp
 end
 
@@ -222,6 +241,9 @@ function _M.finish_request()
     end
     st.done = true
     -- (parts that follow the request end here, before the SERVER span)
+    if st.upstream then
+        upstream.finish(st)
+    end
     end_server(st.span, ngx.status)
 end
 

@@ -7,6 +7,8 @@
 --   context  its context: span + the incoming baggage (request.lua)
 --   done     finish_request() ran (request.lua, client.lua for captures)
 --   phase    the phase() running in this request (phase.lua)
+--   upstream, upstream_t0  the proxied call's CLIENT span and when it
+--            started (upstream.lua)
 -- Parts that follow the request from start_request to finish_request
 -- (the upstream span, log correlation) keep their fields here too.
 local otel = require "otel"
