@@ -331,6 +331,17 @@ static void test_warnings(void)
         got++;
     }
     CHECK(got > 0 && got <= 32, "the queue is bounded (%d waiting)", got);
+    for (i = 100; i < 400; i++) {
+        snprintf(msg, sizeof(msg), "test: message %d", i);
+        otel_warning_push(msg, strlen(msg));
+    }
+    got = 0;
+    while ((n = otel_warning_next(buf, sizeof(buf)))) {
+        got += strncmp(buf, "more than", 9) == 0;
+    }
+    otel_warning_push(S("test: one more"));
+    CHECK(got == 1 && otel_warning_next(buf, sizeof(buf)) == 0,
+          "past 255 distinct warnings, one last word and then silence");
 }
 
 static void test_ids(void)
