@@ -192,7 +192,7 @@ static void unknown_service(kv_list *res)
     path[n] = '\0';
     base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    snprintf(name, sizeof(name), "unknown_service:%s", base);
+    snprintf(name, sizeof(name), "unknown_service:%.280s", base);
     res_set(res, "service.name", 12, fz_dup(&kv_arena, name, strlen(name)),
             strlen(name));
 }

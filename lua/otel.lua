@@ -343,8 +343,9 @@ end
 -- says: never an error.
 function _M.tracer(name, version, schema_url, attributes)
     if type(name) ~= "string" or name == "" then
-        warn.once("otel.tracer: invalid tracer name " .. tostring(name)
-                  .. " (" .. type(name) .. "), using \"\" instead")
+        warn.once("otel.tracer: invalid tracer name ("
+                  .. (name == "" and "empty" or type(name))
+                  .. "), using \"\" instead")
         name = ""
     end
     if version ~= nil and type(version) ~= "string" then

@@ -798,7 +798,7 @@ static void unknown_service(res_ctx *r)
     path[n] = '\0';
     base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    n = snprintf(name, sizeof(name), "unknown_service:%s", base);
+    n = snprintf(name, sizeof(name), "unknown_service:%.280s", base);
     res_str(r, "service.name", name,
             (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1);
 }

@@ -22,6 +22,8 @@
 
 #include "internal.h"
 
+#define QUEUE_MAX (1 << 24)     /* spans; a ring of 128 MB of pointers */
+
 typedef struct batch_processor batch_processor;
 
 struct batch_processor {
@@ -536,6 +538,13 @@ otel__processor *otel__processor_batch_new(otel__exporter *e,
     }
     p->exporter = e;
     p->max_queue = cfg->bsp_max_queue > 0 ? (size_t)cfg->bsp_max_queue : 1;
+    if (p->max_queue > QUEUE_MAX) {
+        /* the ring is allocated whole: a size past this is a mistake */
+        otel__warn("max_queue_size (OTEL_BSP_MAX_QUEUE_SIZE)=%lld is more "
+                   "than lua-otel queues, using %d instead",
+                   (long long)cfg->bsp_max_queue, QUEUE_MAX);
+        p->max_queue = QUEUE_MAX;
+    }
     p->max_batch = cfg->bsp_max_batch > 0 ? (size_t)cfg->bsp_max_batch : 1;
     if (p->max_batch > p->max_queue) {
         p->max_batch = p->max_queue;

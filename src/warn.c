@@ -33,7 +33,9 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-/* True the first time the message is seen (locked). */
+/* True the first time the message is seen (locked).  Past WARN_SEEN
+ * distinct messages nothing more is said: a program that warns without
+ * end must not fill the log. */
 static bool first_time(const char *msg)
 {
     uint64_t h = fnv1a(msg);
@@ -44,9 +46,10 @@ static bool first_time(const char *msg)
             return false;
         }
     }
-    if (n_seen < WARN_SEEN) {
-        seen[n_seen++] = h;
+    if (n_seen == WARN_SEEN) {
+        return false;
     }
+    seen[n_seen++] = h;
     return true;
 }
 
@@ -54,15 +57,26 @@ void otel__warn(const char *fmt, ...)
 {
     char msg[WARN_LEN];
     va_list ap;
+    bool last;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&warn_lock);
-    if (first_time(msg) && n_pending < WARN_PENDING) {
-        memcpy(pending[(head + n_pending) % WARN_PENDING], msg,
-               sizeof(msg));
-        n_pending++;
+    last = n_seen == WARN_SEEN - 1;
+    if (last) {
+        snprintf(msg, sizeof(msg), "more than %d distinct warnings: no "
+                 "more are shown", WARN_SEEN - 1);
+    }
+    if (first_time(msg)) {
+        if (n_pending == WARN_PENDING && last) {
+            n_pending--;        /* the last word takes the newest's place */
+        }
+        if (n_pending < WARN_PENDING) {
+            memcpy(pending[(head + n_pending) % WARN_PENDING], msg,
+                   sizeof(msg));
+            n_pending++;
+        }
     }
     pthread_mutex_unlock(&warn_lock);
 }

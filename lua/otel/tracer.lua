@@ -74,7 +74,7 @@ local function core(t)
         if t.c ~= nil and t.attributes then
             set_scope_attrs(t.c, t.attributes)
         end
-        -- nil unless the sampler reads start attributes or runs Lua
+        -- false unless the sampler reads start attributes or runs Lua
         t.sampling = p and state.sampling or false
         t.epoch = state.epoch
     end

@@ -301,6 +301,49 @@ static void test_rules(void)
           == OTEL_EINVAL, "rules_add on nothing (and frees the action)");
 }
 
+/* The warning channel: each distinct message once, a bounded queue. */
+static void test_warnings(void)
+{
+    char buf[64], msg[32];
+    size_t n;
+    int i, got = 0;
+
+    while (otel_warning_next(buf, sizeof(buf))) {
+    }
+    otel_warning_push(S("test: first"));
+    otel_warning_push(S("test: first"));
+    otel__warn_config("OTEL_X", "bad", "good");
+    n = otel_warning_next(buf, sizeof(buf));
+    CHECK(n == 11 && strcmp(buf, "test: first") == 0, "first message");
+    n = otel_warning_next(buf, 8);
+    CHECK(n == 43 && strcmp(buf, "OTEL_X=") == 0,
+          "a short buffer is cut, the length is the message's");
+    CHECK(otel_warning_next(buf, sizeof(buf)) == 0,
+          "the repeated message was queued once");
+    otel_warning_push(S("test: first"));
+    CHECK(otel_warning_next(buf, sizeof(buf)) == 0,
+          "and is never queued again");
+    for (i = 0; i < 100; i++) {
+        snprintf(msg, sizeof(msg), "test: message %d", i);
+        otel_warning_push(msg, strlen(msg));
+    }
+    while (otel_warning_next(buf, sizeof(buf))) {
+        got++;
+    }
+    CHECK(got > 0 && got <= 32, "the queue is bounded (%d waiting)", got);
+    for (i = 100; i < 400; i++) {
+        snprintf(msg, sizeof(msg), "test: message %d", i);
+        otel_warning_push(msg, strlen(msg));
+    }
+    got = 0;
+    while ((n = otel_warning_next(buf, sizeof(buf)))) {
+        got += strncmp(buf, "more than", 9) == 0;
+    }
+    otel_warning_push(S("test: one more"));
+    CHECK(got == 1 && otel_warning_next(buf, sizeof(buf)) == 0,
+          "past 255 distinct warnings, one last word and then silence");
+}
+
 static void test_ids(void)
 {
     uint8_t a[16], b[16], out[8];
@@ -328,6 +371,7 @@ int main(void)
     test_config();
     test_sampler();
     test_rules();
+    test_warnings();
     test_ids();
     return tap_done();
 }

@@ -74,6 +74,7 @@ describe("batch options at their edges", function()
           "{ max_queue_size = 10, max_export_batch_size = 100000 }", 10 },
         { "a huge max_export_batch_size",
           "{ max_export_batch_size = 2^40 }", 2048 },
+        { "a huge max_queue_size", "{ max_queue_size = 2^40 }", 2048 },
         { "export_timeout_ms = 0", "{ export_timeout_ms = 0 }", 2048 },
         { "export_timeout_ms = 1", "{ export_timeout_ms = 1 }", 2048 },
         { "a huge export_timeout_ms",
@@ -84,6 +85,31 @@ describe("batch options at their edges", function()
             check(run(c[2]), c[3])
         end)
     end
+
+    it("says it queues at most 2^24 spans when asked for more", function()
+        local out = util.run_lua([[
+            local otel = require "otel"
+            otel.setup({ exporter = "memory", processor = "batch",
+                         batch = { max_queue_size = 2^40 } })
+            otel.shutdown()
+        ]], nil, 30)
+        assert.matches("otel: warning: max_queue_size "
+                       .. "(OTEL_BSP_MAX_QUEUE_SIZE)=1099511627776 is more "
+                       .. "than lua-otel queues, using 16777216 instead",
+                       out, 1, true)
+    end)
+
+    it("refuses sizes of 0 as the misuse they are", function()
+        for _, opts in ipairs({ { max_queue_size = 0 },
+                                { max_export_batch_size = 0 },
+                                { schedule_delay_ms = -1 },
+                                { export_timeout_ms = -1 } }) do
+            local ok, err = pcall(util.setup, { processor = "batch",
+                                                batch = opts })
+            assert.is_false(ok)
+            assert.matches("out of range", err)
+        end
+    end)
 
     it("exports at once with OTEL_BSP_SCHEDULE_DELAY=0", function()
         -- the delay comes from the environment; the child waits for the

@@ -121,8 +121,8 @@ describe("otel.tracer with an invalid name", function()
         assert.are.equal("", s.scope.name)
         -- one message per distinct invalid name, never repeated
         assert.are.same({
-            'otel.tracer: invalid tracer name nil (nil), using "" instead',
-            'otel.tracer: invalid tracer name  (string), using "" instead',
+            'otel.tracer: invalid tracer name (nil), using "" instead',
+            'otel.tracer: invalid tracer name (empty), using "" instead',
         }, got)
         got = warnings_of(function() otel.tracer(nil) end)
         assert.are.same({}, got)
