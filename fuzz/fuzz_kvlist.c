@@ -184,7 +184,7 @@ static void res_set(kv_list *res, const char *k, size_t kl, const char *v,
 /* The specification's default: unknown_service:<executable>. */
 static void unknown_service(kv_list *res)
 {
-    char path[4096], name[4096 + sizeof("unknown_service:")];
+    char path[4096], name[300];
     const char *base;
     ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
 

@@ -242,8 +242,13 @@ static void put_scope_spans(otel__buf *b, const otel__scope *sc,
             otel__buf_puts(b, ",\"version\":");
             otel__buf_json_str(b, sc->version.p, sc->version.len);
         }
+        put_attrs(b, &sc->attrs);
     }
-    otel__buf_puts(b, "},\"spans\":[");
+    otel__buf_puts(b, "}");
+    if (sc) {
+        put_str(b, "schemaUrl", &sc->schema_url);
+    }
+    otel__buf_puts(b, ",\"spans\":[");
     for (i = from; i < to; i++) {
         if (i > from) {
             otel__buf_puts(b, ",");

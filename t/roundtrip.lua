@@ -159,6 +159,7 @@ end
 local flushed = util.flushed
 
 local tracer = otel.tracer("spec.export", "3.1.4")
+local SCHEMA = "https://opentelemetry.io/schemas/1.26.0"
 
 -- roundtrip.run(R, setup[, opts]): setup(options) sets the exporter up
 -- aimed at R (opts.otlp: its otlp options); returns the received spans.
@@ -239,7 +240,9 @@ function M.run(R, setup, opts)
     end
     limited:finish()
 
-    local unversioned = otel.tracer("spec.export.other")
+    -- no version; a schema URL and attributes of its own
+    local unversioned = otel.tracer("spec.export.other", nil, SCHEMA,
+                                    { ["lib.team"] = "core", ["lib.n"] = 3 })
     unversioned:start_span("scoped"):finish()
 
     local d = flushed(snap)
@@ -359,7 +362,8 @@ function M.run(R, setup, opts)
         assert.is_nil(sp.attrs["service.name"])
         if sp.name == "scoped" then
             assert.are.same({ name = "spec.export.other", version = "",
-                              attrs = {} }, sp.scope)
+                              attrs = { ["lib.team"] = "core",
+                                        ["lib.n"] = "3" } }, sp.scope)
         else
             assert.are.same({ name = "spec.export", version = "3.1.4",
                               attrs = {} }, sp.scope)
@@ -372,6 +376,8 @@ function M.run(R, setup, opts)
         for _, ss in ipairs(rec.decoded.resourceSpans[1].scopeSpans) do
             assert.is_nil(names[ss.scope.name])
             names[ss.scope.name] = true
+            assert.are.equal(ss.scope.name == "spec.export.other"
+                             and SCHEMA or "", ss.schemaUrl or "")
         end
     end
 
