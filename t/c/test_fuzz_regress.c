@@ -16,6 +16,7 @@
 #include "../../fuzz/fuzz_baggage.c"
 #include "../../fuzz/fuzz_b3.c"
 #include "../../fuzz/fuzz_response.c"
+#include "../../fuzz/fuzz_headers.c"
 
 #include "tap.h"
 
@@ -28,7 +29,7 @@ static const struct {
     { "utf8", utf8_run }, { "kvlist", kvlist_run }, { "attrs", attrs_run },
     { "otlp", otlp_run }, { "traceparent", traceparent_run },
     { "baggage", baggage_run }, { "b3", b3_run },
-    { "response", response_run },
+    { "response", response_run }, { "headers", headers_run },
 };
 
 /* Runs one input; false when a check failed (it printed why). */
