@@ -516,6 +516,7 @@ if [ "$count" = instructions ]; then
     echo "-- $(label_of "$profile"): functions (self)"
     callgrind_annotate --inclusive=no "$tmp/callgrind.$profile" 2>/dev/null \
         | sed -n '/^ *Ir/,$p' | head -n 45
+    [ -z "${CGKEEP:-}" ] || cp "$tmp/callgrind.$profile" "$CGKEEP"
     exit 0
 fi
 mode=$(server_of "$profile")

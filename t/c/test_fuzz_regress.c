@@ -23,6 +23,7 @@
 #include "../../fuzz/fuzz_gcp.c"
 #include "../../fuzz/fuzz_datadog.c"
 #include "../../fuzz/fuzz_upstream.c"
+#include "../../fuzz/fuzz_headers.c"
 
 #include "tap.h"
 
@@ -39,6 +40,7 @@ static const struct {
     { "jaeger", fj_run },
     { "ottrace", fo_run }, { "xray", fx_run }, { "gcp", fg_run },
     { "datadog", fd_run }, { "upstream", fu_run },
+    { "headers", headers_run },
 };
 
 /* Runs one input; false when a check failed (it printed why). */
