@@ -20,23 +20,24 @@ local KEY = state.KEY
 
 local _M = {}
 
-local hexbuf = require("ffi").new("char[32]")
-
-local function hex(id, n)
-    C.otel_hex_encode(id, n, hexbuf)
-    return ffi_string(hexbuf, 2 * n)
-end
+local hexbuf = require("ffi").new("char[48]")
 
 -- The ids of a span as the variables show them ("" for no valid trace:
--- otel.setup not called and no incoming context).
-local ZERO16 = ("0"):rep(32)
+-- otel.setup not called and no incoming context).  Both encoded in one
+-- place: a small helper called twice per request would be entered hot
+-- from the interpreter and start traces of its own that run on into the
+-- request path ("trace too long").
+local ZERO32 = ("0"):rep(32)
 
 local function ids(sp)
-    local tid = hex(sp.trace_id, 16)
-    if tid == ZERO16 then
+    C.otel_hex_encode(sp.trace_id, 16, hexbuf)
+    C.otel_hex_encode(sp.span_id, 8, hexbuf + 32)
+    local tid = ffi_string(hexbuf, 32)
+    if tid == ZERO32 then
         return "", "", "0"
     end
-    return tid, hex(sp.span_id, 8), sp.trace_flags % 2 == 1 and "1" or "0"
+    return tid, ffi_string(hexbuf + 32, 16),
+           sp.trace_flags % 2 == 1 and "1" or "0"
 end
 
 -- nil: not probed yet; then true / false per variable.

@@ -23,6 +23,7 @@ local base = require "otel.ffi"
 local context = require "otel.context"
 local ngx_base = require "resty.core.base"
 require "resty.core.var"
+require "resty.core.request"
 local state = require "otel.ngx.state"
 local http = require "otel.ngx.http"
 
@@ -31,7 +32,6 @@ local ffi_gc = ffi.gc
 local C = base.C
 local nC = ffi.C
 local ngx_now = ngx.now
-local set_header = ngx.req.set_header
 local get_request = ngx_base.get_request
 local with_span = context.with_span
 local KNOWN_METHODS = http.KNOWN_METHODS
@@ -47,6 +47,17 @@ local lowbuf = ffi.new("char[32]")
 local up = ffi.new("otel_http_upstream")
 
 local copts = { kind = CLIENT, parent = nil }
+
+-- The setter of inject: lua-nginx-module's own call, without the checks
+-- of ngx.req.set_header around it (they made the trace of start_request
+-- too long to compile).  Replaces a header of the same name.
+local setter_r
+local errmsg = ffi.new("char *[1]")
+
+local function set_header(name, value)
+    nC.ngx_http_lua_ffi_req_set_header(setter_r, name, #name, value,
+                                       #value, nil, 0, 1, errmsg)
+end
 
 -- start(st, method, host): in rewrite or access, before nginx proxies.
 -- host: the upstream's name ("host[:port]", the name of proxy_pass) for
@@ -71,7 +82,9 @@ function _M.start(st, method, host)
     st.upstream = sp
     st.upstream_host = host ~= true and host or nil
     st.upstream_t0 = ngx_now()
+    setter_r = get_request()
     state.propagation().inject(set_header, with_span(sp, st.context))
+    setter_r = nil
     return sp
 end
 
