@@ -56,7 +56,7 @@ void *otel__arena_alloc(otel__arena *a, size_t size)
     c->next = a->chunks;
     a->chunks = c;
     a->cur = (char *)(c + 1);
-    a->end = (char *)c + csize;
+    a->end = (char *)c + c->size;     /* a spare may be smaller than csize */
     p = ((uintptr_t)a->cur + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1);
     a->cur = (char *)(p + size);
     return (void *)p;

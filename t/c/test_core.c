@@ -48,6 +48,34 @@ static void test_utf8(void)
     CHECK(!otel__utf8_ok("\xc0\x80", 2, -1), "overlong NUL is invalid");
 }
 
+/* A spare chunk smaller than the size the arena would malloc next is
+ * used only up to its own end. */
+static void test_arena_spare(void)
+{
+    char buf[16];
+    otel__arena a;
+    otel__chunk *c;
+    char *p;
+    int i, inside = 0;
+
+    otel__arena_init(&a, buf, sizeof(buf));
+    a.keep = 4096;
+    otel__arena_alloc(&a, 200);         /* a 256-byte chunk */
+    otel__arena_reset(&a);              /* kept as the spare */
+    CHECK(a.spare && a.spare->size == 256, "the chunk stays as the spare");
+    otel__arena_alloc(&a, 300);         /* more than the spare: malloc */
+    for (i = 0; i < 6; i++) {
+        p = otel__arena_alloc(&a, 100);
+        c = a.chunks;
+        inside += p >= (char *)(c + 1) && p + 100 <= (char *)c + c->size;
+        memset(p, i, 100);
+    }
+    CHECK(inside == 6, "every block lies in its chunk (%d of 6)", inside);
+    a.keep = 0;
+    otel__arena_reset(&a);
+    free(a.spare);
+}
+
 static void test_limits_and_handles(void)
 {
     otel_provider *p = provider(OTEL_EXPORTER_MEMORY, 2, 3);
@@ -366,6 +394,7 @@ static void test_ids(void)
 int main(void)
 {
     test_utf8();
+    test_arena_spare();
     test_limits_and_handles();
     test_stack();
     test_config();
