@@ -44,19 +44,17 @@ local function setup_code(recv)
         .. recv.url .. "' }, batch = { schedule_delay_ms = 50 } }"
 end
 
--- Per-route sampling: a rule sampler on http.route, a Lua sampler that
+-- Per-route sampling: a rule sampler on http.route, url.path and the
+-- method, which start_request gives the sampler itself; a Lua sampler that
 -- fails for one route.
 local function sampling_block()
     return [[
     server {
         listen 127.0.0.1:${PORT1};
         location = /__ready { return 204; }
-        location ~ ^/(health|orders|broken)$ {
+        location ~ ^/(health|orders|broken|static)(/.*)?$ {
             access_by_lua_block {
-                local route = "/" .. ngx.var[1]
-                require("otel.ngx").start_request {
-                    route = route,
-                    attributes = { ["http.route"] = route } }
+                require("otel.ngx").start_request { route = "/" .. ngx.var[1] }
             }
             content_by_lua_block { ngx.say("ok") }
             log_by_lua_block { require("otel.ngx").finish_request() }
@@ -72,6 +70,8 @@ local SAMPLING_SETUP = [[
                  batch = { schedule_delay_ms = 50 },
                  sampler = S.parent_based(S.rules({
                      { route = "/health", ratio = 0 },
+                     { path_prefix = "/static/", ratio = 0 },
+                     { method = "DELETE", ratio = 0 },
                      { route = "/broken",
                        sampler = function() error("sampler bug") end },
                  }, S.always_on())) }
@@ -120,11 +120,14 @@ describe("configuration under nginx", function()
             http = sampling_block(),
         })
         for _ = 1, 3 do
-            for _, path in ipairs({ "/health", "/orders", "/broken" }) do
+            for _, path in ipairs({ "/health", "/orders", "/broken",
+                                    "/static/app.js?v=1" }) do
                 local code, body = H.get(nginx.url .. path)
                 assert.are.equal(200, code)
                 assert.are.equal("ok\n", body)
             end
+            local code = H.get(nginx.url .. "/orders", nil, "DELETE")
+            assert.are.equal(200, code)
         end
         recv:wait_spans(3, 10)
         assert.truthy(nginx:quit(20))

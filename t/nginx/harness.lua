@@ -447,9 +447,12 @@ end
 
 -- ---- HTTP client ----------------------------------------------------------
 
--- H.get(url, headers) -> status, body
-function H.get(url, headers)
+-- H.get(url, headers[, method]) -> status, body
+function H.get(url, headers, method)
     local cmd = { "curl -sS --max-time 30 -o - -w '\\n%{http_code}'" }
+    if method then
+        cmd[#cmd + 1] = "-X " .. sh_quote(method)
+    end
     for k, v in pairs(headers or {}) do
         cmd[#cmd + 1] = "-H " .. sh_quote(k .. ": " .. v)
     end

@@ -22,6 +22,9 @@ local ngx_var = ngx.var
 local ngx_req = ngx.req
 local get_phase = ngx.get_phase
 local C = base.C
+local bstate = base.state
+local pairs = pairs
+local find, sub = string.find, string.sub
 local with_span = context.with_span
 local KEY = state.KEY
 local get_ctx = state.ctx
@@ -113,10 +116,33 @@ end
 local sopts = { kind = SERVER, parent = false, attributes = nil,
                 start_time = nil }
 
+-- The start attributes a sampler that reads them sees (a rule sampler on
+-- http.route or url.path, a Lua sampler): the request's method, path and
+-- route, then the user's own, which win.  Only when the configured
+-- sampler reads attributes (base.state.sampling): the path of the
+-- built-in samplers makes no table.
+local function sampler_attributes(method, route, extra)
+    local path = ngx_var.request_uri or ""
+    local q = find(path, "?", 1, true)
+    local a = {
+        ["http.request.method"] = KNOWN_METHODS[method] and method
+                                  or "_OTHER",
+        ["url.path"] = q and sub(path, 1, q - 1) or path,
+        ["http.route"] = route,
+    }
+    if extra then
+        for k, v in pairs(extra) do
+            a[k] = v
+        end
+    end
+    return a
+end
+
 -- otel.ngx.start_request([opts]) -> span.  In rewrite, access (or content).
 --   opts.route         low-cardinality route: span "METHOD route", http.route
 --   opts.record_query  true: url.query too (it may hold secrets)
---   opts.attributes    more attributes, seen by the sampler
+--   opts.attributes    more attributes, seen by the sampler (which also
+--                      sees http.request.method, url.path and http.route)
 --   opts.upstream      true, or the upstream's "host[:port]": a CLIENT
 --                      span for the proxied call (upstream.lua)
 -- A second call in the same request returns the span of the first, with
@@ -173,7 +199,8 @@ function _M.start_request(opts)
     local parent = state.propagation().extract_headers(headers, n) or ROOT
     local method = ngx_req.get_method()
     sopts.parent = parent
-    sopts.attributes = extra
+    sopts.attributes = bstate.sampling
+                       and sampler_attributes(method, route, extra) or extra
     -- the request began when nginx read it, before any phase ran
     sopts.start_time = ngx_req.start_time() * 1e9
     local sp = tracer:start_span(span_name(KNOWN_METHODS[method] and method
