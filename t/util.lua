@@ -331,11 +331,21 @@ function _M.aborts_in_otel(fn)
     local aborts = {}
     jit.flush()
     jit.opt.start("hotloop=2", "hotexit=2")
-    local function on_trace(what, _, func, pc, _, oex)
+    local vmdef = require "jit.vmdef"
+    local function on_trace(what, _, func, pc, otr, oex)
         if what == "abort" then
             local info = jutil.funcinfo(func, pc)
             local src = info.source or "?"
-            local msg = tostring(oex)
+            -- otr: the error's number, oex what fills its text (as
+            -- jit.v prints them)
+            local msg = tostring(otr)
+            if type(otr) == "number" then
+                local text = vmdef.traceerr[otr] or msg
+                local ok, m = pcall(string.format, text,
+                                    type(oex) == "function"
+                                    and tostring(oex) or oex)
+                msg = ok and m or text
+            end
             -- a short inner loop leaving its root trace is how LuaJIT
             -- links traces, not a failure to compile
             if src:find("otel", 1, true)
