@@ -101,10 +101,6 @@ static void fo_baggage(const char *s, size_t n)
     }
 }
 
-static void fo_init(void)
-{
-}
-
 static void fo_run(const uint8_t *data, size_t size)
 {
     fz_in in = { data, size };
@@ -123,18 +119,4 @@ static void fo_run(const uint8_t *data, size_t size)
     free(buf);
 }
 
-#ifndef FUZZ_REGRESS
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fo_init();
-    return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fo_run(data, size);
-    return 0;
-}
-#endif
+PR_FUZZ_ENTRY(fo_run)
