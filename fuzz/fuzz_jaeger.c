@@ -88,11 +88,7 @@ static void fj_baggage(const char *s, size_t n)
     fz_str tv;
 
     vl = n - (size_t)(v - s);
-    ours = namel > 8;
-    for (i = 0; ours && i < 8; i++) {
-        ours = s[i] == "uberctx-"[i]
-               || (s[i] >= 'A' && s[i] <= 'Z' && s[i] + 32 == "uberctx-"[i]);
-    }
+    ours = pr_prefixed(s, namel, "uberctx-");
     rc = otel_prop_baggage_put(OTEL_PROPAGATOR_JAEGER, &w1, s, namel, v, vl);
     if (!ours) {
         FZ_CHECK(rc == 1 && w1.len == 0, "jaeger baggage: not ours: %d", rc);

@@ -66,12 +66,7 @@ static void fo_baggage(const char *s, size_t n)
     fz_str tv;
 
     vl = n - (size_t)(v - s);
-    ours = namel > 11;
-    for (i = 0; ours && i < 11; i++) {
-        ours = s[i] == "ot-baggage-"[i]
-               || (s[i] >= 'A' && s[i] <= 'Z'
-                   && s[i] + 32 == "ot-baggage-"[i]);
-    }
+    ours = pr_prefixed(s, namel, "ot-baggage-");
     rc = otel_prop_baggage_put(OTEL_PROPAGATOR_OTTRACE, &w1, s, namel, v, vl);
     if (!ours) {
         FZ_CHECK(rc == 1 && w1.len == 0, "ot baggage: not ours: %d", rc);

@@ -126,6 +126,25 @@ FZ_FN bool pr_lit(fz_str t, const char *lit)
     return fz_eq(t.s, t.n, lit, strlen(lit));
 }
 
+/* Whether the header name s[0..n) is longer than prefix (lower case) and
+ * starts with it, an upper-case ASCII letter of the name matching its
+ * lower case. */
+FZ_FN bool pr_prefixed(const char *s, size_t n, const char *prefix)
+{
+    size_t k = strlen(prefix), i;
+
+    if (n <= k) {
+        return false;
+    }
+    for (i = 0; i < k; i++) {
+        if (s[i] != prefix[i]
+            && !(s[i] >= 'A' && s[i] <= 'Z' && s[i] + 32 == prefix[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Splits s at sep into at most max parts; returns the count, or max + 1
  * when there are more. */
 FZ_FN size_t pr_split(const char *s, size_t n, char sep, fz_str *parts,
