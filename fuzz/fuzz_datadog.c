@@ -85,10 +85,6 @@ static void fd_ref(const char *const *v, const size_t *l, pr_ref *r)
     r->rc = OTEL_OK;
 }
 
-static void fd_init(void)
-{
-}
-
 static void fd_run(const uint8_t *data, size_t size)
 {
     fz_in in = { data, size };
@@ -103,18 +99,4 @@ static void fd_run(const uint8_t *data, size_t size)
     free(buf);
 }
 
-#ifndef FUZZ_REGRESS
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fd_init();
-    return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fd_run(data, size);
-    return 0;
-}
-#endif
+PR_FUZZ_ENTRY(fd_run)

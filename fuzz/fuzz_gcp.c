@@ -15,8 +15,7 @@ static void fg_ref(const char *s, size_t n, pr_ref *r)
     uint64_t sid = 0;
     int i;
 
-    memset(r, 0, sizeof(*r));
-    r->rc = OTEL_EINVAL;
+    pr_reject(r);
     if (pr_split(t.s, t.n, '/', top, 2) != 2 || top[0].n != 32
         || !pr_hex_id(top[0], r->h.trace_id, 16, false)) {
         goto bad;
@@ -46,31 +45,7 @@ static void fg_ref(const char *s, size_t n, pr_ref *r)
     return;
 
 bad:
-    memset(r, 0, sizeof(*r));
-    r->rc = OTEL_EINVAL;
+    pr_reject(r);
 }
 
-static void fg_init(void)
-{
-}
-
-static void fg_run(const uint8_t *data, size_t size)
-{
-    pr_run_single(OTEL_PROPAGATOR_GCP, fg_ref, data, size, "gcp");
-}
-
-#ifndef FUZZ_REGRESS
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fg_init();
-    return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fg_run(data, size);
-    return 0;
-}
-#endif
+PR_SINGLE_TARGET(fg_run, OTEL_PROPAGATOR_GCP, fg_ref, "gcp")

@@ -63,8 +63,7 @@ static void fj_ref(const char *s, size_t n, pr_ref *r)
         || !pr_hex_id(f[2], parent, 8, true)
         || !pr_hex_id(f[3], flags, 1, true)
         || pr_zero(r->h.trace_id, 16) || pr_zero(r->h.span_id, 8)) {
-        memset(r, 0, sizeof(*r));
-        r->rc = OTEL_EINVAL;
+        pr_reject(r);
     } else {
         r->h.trace_flags = (flags[0] & 3) ? 1 : 0;
         r->h.remote = 1;
@@ -89,11 +88,7 @@ static void fj_baggage(const char *s, size_t n)
     fz_str tv;
 
     vl = n - (size_t)(v - s);
-    ours = namel > 8;
-    for (i = 0; ours && i < 8; i++) {
-        ours = s[i] == "uberctx-"[i]
-               || (s[i] >= 'A' && s[i] <= 'Z' && s[i] + 32 == "uberctx-"[i]);
-    }
+    ours = pr_prefixed(s, namel, "uberctx-");
     rc = otel_prop_baggage_put(OTEL_PROPAGATOR_JAEGER, &w1, s, namel, v, vl);
     if (!ours) {
         FZ_CHECK(rc == 1 && w1.len == 0, "jaeger baggage: not ours: %d", rc);
@@ -134,10 +129,6 @@ static void fj_baggage(const char *s, size_t n)
     free(dec);
 }
 
-static void fj_init(void)
-{
-}
-
 static void fj_run(const uint8_t *data, size_t size)
 {
     fz_in in = { data, size };
@@ -163,18 +154,4 @@ static void fj_run(const uint8_t *data, size_t size)
     free(buf);
 }
 
-#ifndef FUZZ_REGRESS
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fj_init();
-    return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fj_run(data, size);
-    return 0;
-}
-#endif
+PR_FUZZ_ENTRY(fj_run)

@@ -66,12 +66,7 @@ static void fo_baggage(const char *s, size_t n)
     fz_str tv;
 
     vl = n - (size_t)(v - s);
-    ours = namel > 11;
-    for (i = 0; ours && i < 11; i++) {
-        ours = s[i] == "ot-baggage-"[i]
-               || (s[i] >= 'A' && s[i] <= 'Z'
-                   && s[i] + 32 == "ot-baggage-"[i]);
-    }
+    ours = pr_prefixed(s, namel, "ot-baggage-");
     rc = otel_prop_baggage_put(OTEL_PROPAGATOR_OTTRACE, &w1, s, namel, v, vl);
     if (!ours) {
         FZ_CHECK(rc == 1 && w1.len == 0, "ot baggage: not ours: %d", rc);
@@ -101,10 +96,6 @@ static void fo_baggage(const char *s, size_t n)
     }
 }
 
-static void fo_init(void)
-{
-}
-
 static void fo_run(const uint8_t *data, size_t size)
 {
     fz_in in = { data, size };
@@ -123,18 +114,4 @@ static void fo_run(const uint8_t *data, size_t size)
     free(buf);
 }
 
-#ifndef FUZZ_REGRESS
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fo_init();
-    return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fo_run(data, size);
-    return 0;
-}
-#endif
+PR_FUZZ_ENTRY(fo_run)

@@ -16,8 +16,7 @@ static void fx_ref(const char *s, size_t n, pr_ref *r)
     size_t start = 0, i, eq;
     int seen = 0;
 
-    memset(r, 0, sizeof(*r));
-    r->rc = OTEL_EINVAL;
+    pr_reject(r);
     for (i = 0; i <= n; i++) {
         fz_str p, k, v;
 
@@ -76,31 +75,7 @@ static void fx_ref(const char *s, size_t n, pr_ref *r)
     return;
 
 bad:
-    memset(r, 0, sizeof(*r));
-    r->rc = OTEL_EINVAL;
+    pr_reject(r);
 }
 
-static void fx_init(void)
-{
-}
-
-static void fx_run(const uint8_t *data, size_t size)
-{
-    pr_run_single(OTEL_PROPAGATOR_XRAY, fx_ref, data, size, "xray");
-}
-
-#ifndef FUZZ_REGRESS
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    fx_init();
-    return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    fx_run(data, size);
-    return 0;
-}
-#endif
+PR_SINGLE_TARGET(fx_run, OTEL_PROPAGATOR_XRAY, fx_ref, "xray")

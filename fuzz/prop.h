@@ -24,6 +24,13 @@ typedef struct {
     uint64_t         extra_invalid; /* counted besides a failed parse */
 } pr_ref;
 
+/* The verdict "invalid": nothing extracted. */
+FZ_FN void pr_reject(pr_ref *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->rc = OTEL_EINVAL;
+}
+
 FZ_FN uint64_t pr_invalid(void)
 {
     return otel_stats_get(OTEL_STAT_PROPAGATION_INVALID);
@@ -117,6 +124,25 @@ FZ_FN bool pr_zero(const uint8_t *p, size_t n)
 FZ_FN bool pr_lit(fz_str t, const char *lit)
 {
     return fz_eq(t.s, t.n, lit, strlen(lit));
+}
+
+/* Whether the header name s[0..n) is longer than prefix (lower case) and
+ * starts with it, an upper-case ASCII letter of the name matching its
+ * lower case. */
+FZ_FN bool pr_prefixed(const char *s, size_t n, const char *prefix)
+{
+    size_t k = strlen(prefix), i;
+
+    if (n <= k) {
+        return false;
+    }
+    for (i = 0; i < k; i++) {
+        if (s[i] != prefix[i]
+            && !(s[i] >= 'A' && s[i] <= 'Z' && s[i] + 32 == prefix[i])) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Splits s at sep into at most max parts; returns the count, or max + 1
@@ -264,5 +290,28 @@ FZ_FN void pr_run_single(int format, pr_ref_fn ref, const uint8_t *data,
     pr_check(format, vals, lens, &r, what);
     free(buf);
 }
+
+/* PR_FUZZ_ENTRY(run): the libFuzzer entry point, which calls
+ * run(data, size) (t/c/test_fuzz_regress.c calls run itself).  These
+ * targets need no LLVMFuzzerInitialize. */
+#ifdef FUZZ_REGRESS
+#define PR_FUZZ_ENTRY(run)
+#else
+#define PR_FUZZ_ENTRY(run)                                                  \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)           \
+    {                                                                       \
+        run(data, size);                                                    \
+        return 0;                                                           \
+    }
+#endif
+
+/* PR_SINGLE_TARGET(run, format, ref, what): a whole one-header target,
+ * run(data, size) being pr_run_single with those arguments. */
+#define PR_SINGLE_TARGET(run, format, ref, what)                            \
+    static void run(const uint8_t *data, size_t size)                       \
+    {                                                                       \
+        pr_run_single(format, ref, data, size, what);                       \
+    }                                                                       \
+    PR_FUZZ_ENTRY(run)
 
 #endif

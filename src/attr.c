@@ -107,6 +107,19 @@ char *otel__arena_strdup(otel__arena *a, const char *s, size_t len)
     return p;
 }
 
+char *otel__strndup(const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+
+    if (p) {
+        if (len) {
+            memcpy(p, s, len);
+        }
+        p[len] = '\0';
+    }
+    return p;
+}
+
 /* Copies a string into the arena, repaired and cut to max_len code
  * points; counts what it changed. */
 static int copy_str(otel__arena *a, const char *s, size_t len,

@@ -98,17 +98,6 @@ static bool env_bool(const char *name)
     return false;
 }
 
-static char *dupn(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 static int hexv(int c)
 {
     if (c >= '0' && c <= '9') {
@@ -363,7 +352,7 @@ static char *env_dup2(const char *a, const char *b)
 {
     const char *v = env(env_name2(a, b));
 
-    return v ? dupn(v, strlen(v)) : NULL;
+    return v ? otel__strndup(v, strlen(v)) : NULL;
 }
 
 static void env_compression(const char *name, int64_t *out)
@@ -438,7 +427,7 @@ OTEL_API otel_config *otel_config_new(void)
     } else if ((v = env("OTEL_EXPORTER_OTLP_ENDPOINT"))) {
         c->otlp_endpoint_from = OTEL__ENDPOINT_ENV_BASE;
     }
-    c->otlp_endpoint_given = v ? dupn(v, strlen(v)) : NULL;
+    c->otlp_endpoint_given = v ? otel__strndup(v, strlen(v)) : NULL;
     c->otlp_certificate = env_dup2("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
                                    "OTEL_EXPORTER_OTLP_CERTIFICATE");
     c->otlp_client_key = env_dup2("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
@@ -587,7 +576,7 @@ OTEL_API int otel_config_set_str(otel_config *c, int key, const char *v,
     default:
         return OTEL_EINVAL;
     }
-    s = dupn(v, len);
+    s = otel__strndup(v, len);
     if (!s) {
         return OTEL_ENOMEM;
     }
@@ -622,7 +611,7 @@ int otel__config_resolve(otel_config *c)
     n = strlen(g);
     if (!grpc) {
         url = c->otlp_endpoint_from == OTEL__ENDPOINT_ENV_SIGNAL
-              ? dupn(g, n)
+              ? otel__strndup(g, n)
               : endpoint_url(g, n, c->otlp_endpoint_from
                                    != OTEL__ENDPOINT_OPTION);
     } else {
@@ -663,8 +652,8 @@ OTEL_API int otel_config_add_header(otel_config *c, const char *k, size_t kl,
         || memchr(k, '\0', kl) || memchr(v, '\0', vl)) {
         return OTEL_EINVAL;
     }
-    name = dupn(k, kl);
-    value = dupn(v, vl);
+    name = otel__strndup(k, kl);
+    value = otel__strndup(v, vl);
     if (!name || !value) {
         free(name);
         free(value);

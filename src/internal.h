@@ -116,6 +116,8 @@ void  otel__arena_init(otel__arena *a, char *buf, size_t size);
 void *otel__arena_alloc(otel__arena *a, size_t size);
 void  otel__arena_reset(otel__arena *a);   /* frees chunks but the spare */
 char *otel__arena_strdup(otel__arena *a, const char *s, size_t len);
+/* A malloc'd, NUL-terminated copy of s[0..len); NULL when out of memory. */
+char *otel__strndup(const char *s, size_t len);
 size_t otel__arena_bytes(const otel__arena *a);
 
 /* ---- limits --------------------------------------------------------------*/

@@ -134,17 +134,6 @@ OTEL_API otel_sampler *otel_sampler_parent_based(otel_sampler *root,
     return s;
 }
 
-static char *dup_str(const char *p, size_t n)
-{
-    char *c = malloc(n + 1);
-
-    if (c) {
-        memcpy(c, p, n);
-        c[n] = '\0';
-    }
-    return c;
-}
-
 OTEL_API otel_sampler *otel_sampler_rules(otel_sampler *fallback)
 {
     otel_sampler *s = make(S_RULES);
@@ -200,7 +189,7 @@ OTEL_API int otel_sampler_rule_match(otel_sampler *s, int i, int op,
         if (!v || r->name.p) {
             return OTEL_EINVAL;
         }
-        if (!(r->name.p = dup_str(v, vl))) {
+        if (!(r->name.p = otel__strndup(v, vl))) {
             return OTEL_ENOMEM;
         }
         r->name.len = (uint32_t)vl;
@@ -219,8 +208,8 @@ OTEL_API int otel_sampler_rule_match(otel_sampler *s, int i, int op,
         c = &r->c[r->n];
         c->op = (uint8_t)op;
         c->slot = -1;
-        c->key.p = dup_str(key, kl);
-        c->v.p = dup_str(v, vl);
+        c->key.p = otel__strndup(key, kl);
+        c->v.p = otel__strndup(v, vl);
         if (!c->key.p || !c->v.p) {
             free((char *)c->key.p);
             free((char *)c->v.p);
@@ -246,7 +235,7 @@ OTEL_API otel_sampler *otel_sampler_extern(int id, const char *desc,
     s = make(S_EXTERN);
     if (s) {
         s->id = id;
-        s->desc = dup_str(desc ? desc : "", dl);
+        s->desc = otel__strndup(desc ? desc : "", dl);
         if (!s->desc) {
             free(s);
             s = NULL;

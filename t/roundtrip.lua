@@ -129,24 +129,14 @@ end
 
 -- ---- the round trip -------------------------------------------------------
 
-local function merge(into, from)
-    for k, v in pairs(from or {}) do
-        into[k] = v
-    end
-    return into
-end
+local merge = util.merge
 
 local function ns(c)   -- int64 cdata -> decimal string
     return (tostring(c):gsub("U?LL$", ""))
 end
 
-function M.by_name(spans)
-    local t = {}
-    for _, s in ipairs(spans) do
-        t[s.name] = s
-    end
-    return t
-end
+-- The spans (as the receiver returns them) by name.
+M.by_name = util.by_name
 
 local function typed(attrs, key)
     for _, kv in ipairs(attrs) do

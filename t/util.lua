@@ -47,9 +47,10 @@ function _M.setup(opts)
     otel.memory.clear()
 end
 
-function _M.teardown()
+-- Shuts otel down if it is set up (within timeout_ms, when given).
+function _M.teardown(timeout_ms)
     if otel.info() then
-        otel.shutdown()
+        otel.shutdown(timeout_ms)
     end
 end
 
@@ -63,6 +64,54 @@ function _M.by_name(spans)
         t[s.name] = s
     end
     return t
+end
+
+-- util.merge(into, from): the fields of from (nil: none) set in into,
+-- which is returned; for option tables.
+function _M.merge(into, from)
+    for k, v in pairs(from or {}) do
+        into[k] = v
+    end
+    return into
+end
+
+function _M.count_keys(t)
+    local n = 0
+    for _ in pairs(t) do
+        n = n + 1
+    end
+    return n
+end
+
+-- util.make_spans(tracer, n, prefix): ends n plain spans named
+-- prefix.1 .. prefix.n; returns their span ids as a set.
+function _M.make_spans(tracer, n, prefix)
+    local ids = {}
+    for i = 1, n do
+        local s = tracer:start_span(prefix .. "." .. i)
+        ids[s:context().span_id] = true
+        s:finish()
+    end
+    return ids
+end
+
+-- util.received_once(spans): the ids of the spans a receiver returned
+-- (r:spans()) as a set, asserting that none came twice.
+function _M.received_once(spans)
+    local seen = {}
+    for _, s in ipairs(spans) do
+        assert(not seen[s.spanId], "span " .. s.spanId .. " received twice")
+        seen[s.spanId] = true
+    end
+    return seen
+end
+
+-- util.assert_subset(ids, seen, what): every id of the set ids is in the
+-- set seen (else an error naming what).
+function _M.assert_subset(ids, seen, what)
+    for id in pairs(ids) do
+        assert(seen[id], what .. ": span " .. id .. " was not delivered")
+    end
 end
 
 -- Counter deltas: snapshot() then delta(snap).name
@@ -322,6 +371,32 @@ function _M.stop_receivers()
         receivers[i]:stop()
         receivers[i] = nil
     end
+end
+
+-- util.receiver_hooks(opts, on_start[, shutdown_ms]), in a describe
+-- block: one receiver, util.receiver(opts), started before its tests
+-- (handed to on_start) and reset and cleared before each; after each
+-- test otel is shut down (within shutdown_ms, default 2000) and the
+-- receiver reset; at the end otel is shut down and every receiver stopped.
+function _M.receiver_hooks(opts, on_start, shutdown_ms)
+    local busted = require "busted"
+    local r
+    busted.lazy_setup(function()
+        r = _M.receiver(opts)
+        on_start(r)
+    end)
+    busted.lazy_teardown(function()
+        _M.teardown(1000)
+        _M.stop_receivers()
+    end)
+    busted.before_each(function()
+        r:control("reset")
+        r:clear()
+    end)
+    busted.after_each(function()
+        _M.teardown(shutdown_ms or 2000)
+        r:control("reset")
+    end)
 end
 
 -- The trace aborts in lua-otel's own modules while fn runs hot (JIT

@@ -175,11 +175,6 @@ int main(void)
     b3_init();
     response_init();
     grpc_init();
-    fj_init();
-    fo_init();
-    fx_init();
-    fg_init();
-    fd_init();
     fu_init();
     for (i = 0; i < sizeof(found) / sizeof(found[0]); i++) {
         CHECK(replay(found[i].run, found[i].data, found[i].size), "%s",

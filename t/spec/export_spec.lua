@@ -52,19 +52,12 @@ end
 
 -- ---- setup and accounting ---------------------------------------------------
 
-local function merge(into, from)
-    for k, v in pairs(from or {}) do
-        into[k] = v
-    end
-    return into
-end
+local merge = util.merge
 
 -- otel.setup with the OTLP exporter aimed at R (unless opts.otlp says
 -- otherwise) and a short schedule delay.
 local function setup(opts)
-    if otel.info() then
-        otel.shutdown(1000)
-    end
+    util.teardown(1000)
     opts = opts or {}
     local o = merge({ exporter = "otlp", processor = "batch",
                       service_name = "export-spec" }, opts)
@@ -91,58 +84,21 @@ local tracer = otel.tracer("spec.export", "3.1.4")
 
 -- n plain spans named prefix.i; returns their span ids in a set.
 local function make_spans(n, prefix)
-    local ids = {}
-    for i = 1, n do
-        local s = tracer:start_span((prefix or "s") .. "." .. i)
-        ids[s:context().span_id] = true
-        s:finish()
-    end
-    return ids
+    return util.make_spans(tracer, n, prefix or "s")
 end
 
-local function count_keys(t)
-    local n = 0
-    for _ in pairs(t) do
-        n = n + 1
-    end
-    return n
-end
+local count_keys = util.count_keys
 
--- The received spans as a set of ids, each seen exactly once.
+-- The received spans (default: R's) as a set of ids, each seen exactly
+-- once.
 local function received_once(spans)
-    local seen = {}
-    for _, s in ipairs(spans or received()) do
-        assert(not seen[s.spanId], "span " .. s.spanId .. " received twice")
-        seen[s.spanId] = true
-    end
-    return seen
+    return util.received_once(spans or received())
 end
 
 -- ---- the specs ---------------------------------------------------------
 
 describe("batch export to the test receiver", function()
-    lazy_setup(function()
-        R = start_receiver(0)
-    end)
-
-    lazy_teardown(function()
-        if otel.info() then
-            otel.shutdown(1000)
-        end
-        util.stop_receivers()
-    end)
-
-    before_each(function()
-        control("reset")
-        http("DELETE", "/requests")
-    end)
-
-    after_each(function()
-        if otel.info() then
-            otel.shutdown(2000)
-        end
-        control("reset")
-    end)
+    util.receiver_hooks(0, function(r) R = r end)
 
     it("round-trips every field", function()
         roundtrip.run(R, setup)

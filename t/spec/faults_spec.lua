@@ -88,12 +88,7 @@ end
 local R         -- a healthy receiver: recovery goes there unless said
 local tmp       -- a directory for the TLS certificate
 
-local function merge(into, from)
-    for k, v in pairs(from or {}) do
-        into[k] = v
-    end
-    return into
-end
+local merge = util.merge
 
 -- otel.setup with the OTLP exporter aimed at endpoint.  The defaults: an
 -- export (retries included) of 2.5 s, the processor's export timeout (the
@@ -101,9 +96,7 @@ end
 -- only on kick() or force_flush (a long schedule delay, a batch larger
 -- than any burst here), so that they are the same on a slow machine.
 local function setup(endpoint, opts)
-    if otel.info() then
-        otel.shutdown(1000)
-    end
+    util.teardown(1000)
     opts = opts or {}
     otel.setup({
         service_name = "faults-spec", exporter = "otlp",
@@ -152,13 +145,7 @@ local function kick()
 end
 
 local function make_spans(n, prefix)
-    local ids = {}
-    for i = 1, n do
-        local s = tracer:start_span(prefix .. "." .. i)
-        ids[s:context().span_id] = true
-        s:finish()
-    end
-    return ids
+    return util.make_spans(tracer, n, prefix)
 end
 
 -- Ends n spans while the exporter is stalled for about stall_ms, and
@@ -189,28 +176,11 @@ local function end_during_fault(n, prefix, stall_ms, stuck)
     return ids
 end
 
-local function count_keys(t)
-    local n = 0
-    for _ in pairs(t) do
-        n = n + 1
-    end
-    return n
-end
+local count_keys, assert_subset = util.count_keys, util.assert_subset
 
 -- The spans r received as a set of ids, each seen exactly once.
 local function received_once(r)
-    local seen = {}
-    for _, s in ipairs(r:spans()) do
-        assert(not seen[s.spanId], "span " .. s.spanId .. " received twice")
-        seen[s.spanId] = true
-    end
-    return seen
-end
-
-local function assert_subset(ids, seen, what)
-    for id in pairs(ids) do
-        assert(seen[id], what .. ": span " .. id .. " was not delivered")
-    end
+    return util.received_once(r:spans())
 end
 
 -- After the fault: 100 new spans through the same provider all reach r
@@ -234,32 +204,17 @@ end
 -- ---- the specs ---------------------------------------------------------
 
 describe("a broken collector", function()
+    util.receiver_hooks(0, function(r) R = r end)
+
     lazy_setup(function()
-        R = util.receiver(0)
         tmp = read_cmd("mktemp -d /tmp/otel-faults.XXXXXX"):gsub("%s+$", "")
         assert(tmp ~= "")
     end)
 
     lazy_teardown(function()
-        if otel.info() then
-            otel.shutdown(1000)
-        end
-        util.stop_receivers()
         if tmp and tmp:match("^/tmp/otel%-faults%.") then
             os.execute("rm -rf " .. quote(tmp))
         end
-    end)
-
-    before_each(function()
-        R:control("reset")
-        R:clear()
-    end)
-
-    after_each(function()
-        if otel.info() then
-            otel.shutdown(2000)
-        end
-        R:control("reset")
     end)
 
     -- ---- nobody there ---------------------------------------------------

@@ -20,21 +20,14 @@ local now_ms = util.now_ms
 
 local R     -- the receiver, HTTP control and gRPC
 
-local function merge(into, from)
-    for k, v in pairs(from or {}) do
-        into[k] = v
-    end
-    return into
-end
+local merge = util.merge
 
 -- otel.setup with the grpc exporter aimed at R (opts.otlp adds to it);
 -- batches on force_flush (a long schedule delay).  The processor's export
 -- timeout bounds each export, retries included (the OTLP timeout, which
 -- bounds the same, is 0: no limit).
 local function setup(opts)
-    if otel.info() then
-        otel.shutdown(1000)
-    end
+    util.teardown(1000)
     opts = opts or {}
     local o = merge({ exporter = "otlp", processor = "batch",
                       service_name = "grpc-spec" }, opts)
@@ -50,52 +43,33 @@ local flushed = util.flushed
 local tracer = otel.tracer("spec.grpc")
 
 local function make_spans(n, prefix)
-    local ids = {}
-    for i = 1, n do
-        local s = tracer:start_span(prefix .. "." .. i)
-        ids[s:context().span_id] = true
-        s:finish()
-    end
-    return ids
+    return util.make_spans(tracer, n, prefix)
 end
 
--- Every id in ids was received, each span exactly once.
+-- Every id in ids was received, each span exactly once; returns how many
+-- ids there are.
 local function delivered_once(ids)
-    local seen, n = {}, 0
-    for _, s in ipairs(R:spans()) do
-        assert(not seen[s.spanId], "span " .. s.spanId .. " received twice")
-        seen[s.spanId] = true
+    util.assert_subset(ids, util.received_once(R:spans()), "grpc")
+    return util.count_keys(ids)
+end
+
+-- Ends n spans named prefix.i and flushes them: all n exported (after
+-- `retries` retries, when given), each received once.  Returns the stats
+-- delta.
+local function delivered(n, prefix, retries)
+    local snap = util.snapshot()
+    local ids = make_spans(n, prefix)
+    local d = flushed(snap)
+    assert.are.equal(n, d.spans_exported)
+    if retries then
+        assert.are.equal(retries, d.export_retries)
     end
-    for id in pairs(ids) do
-        assert(seen[id], "span " .. id .. " was not delivered")
-        n = n + 1
-    end
-    return n
+    assert.are.equal(n, delivered_once(ids))
+    return d
 end
 
 describe("OTLP/gRPC export", function()
-    lazy_setup(function()
-        R = util.receiver({ grpc = true })
-    end)
-
-    lazy_teardown(function()
-        if otel.info() then
-            otel.shutdown(1000)
-        end
-        util.stop_receivers()
-    end)
-
-    before_each(function()
-        R:control("reset")
-        R:clear()
-    end)
-
-    after_each(function()
-        if otel.info() then
-            otel.shutdown(2000)
-        end
-        R:control("reset")
-    end)
+    util.receiver_hooks({ grpc = true }, function(r) R = r end)
 
     it("round-trips every field over h2c", function()
         roundtrip.run(R, setup, { otlp = { protocol = "grpc",
@@ -145,9 +119,7 @@ describe("OTLP/gRPC export", function()
                                   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = false,
                                   OTEL_EXPORTER_OTLP_INSECURE = false },
                                 env), function()
-                if otel.info() then
-                    otel.shutdown(1000)
-                end
+                util.teardown(1000)
                 otel.setup(merge({ exporter = "otlp" }, opts))
                 out = otel.info().endpoint
                 otel.shutdown(1000)
@@ -246,12 +218,7 @@ describe("OTLP/gRPC export", function()
        function()
         setup({ batch = { export_timeout_ms = 10000 } })
         R:control("slow", { delay_ms = 3000, times = 1 })
-        local snap = util.snapshot()
-        local ids = make_spans(20, "slow")
-        local d = flushed(snap)
-        assert.are.equal(20, d.spans_exported)
-        assert.are.equal(0, d.export_retries)
-        assert.are.equal(20, delivered_once(ids))
+        delivered(20, "slow", 0)
         assert.is_true(R:requests(true)[1].accepted)
     end)
 
@@ -276,24 +243,15 @@ describe("OTLP/gRPC export", function()
         local d = flushed(snap)
         assert.are.equal(20, d.spans_dropped_export_failed)
         R:control("reset")
-        snap = util.snapshot()
-        local ids = make_spans(10, "after")
-        d = flushed(snap)
-        assert.are.equal(10, d.spans_exported)
-        assert.are.equal(10, delivered_once(ids))
+        delivered(10, "after")
     end)
 
     it("answers UNAVAILABLE, then OK: retried, delivered once", function()
         R:control("grpc_status", { code = 14, message = "overloaded",
                                    times = 2 })
         setup({ batch = { export_timeout_ms = 20000 } })
-        local snap = util.snapshot()
-        local ids = make_spans(20, "unavailable")
-        local d = flushed(snap)
-        assert.are.equal(20, d.spans_exported)
-        assert.are.equal(2, d.export_retries)
+        local d = delivered(20, "unavailable", 2)
         assert.are.equal(3, d.export_requests)
-        assert.are.equal(20, delivered_once(ids))
     end)
 
     for _, c in ipairs({ { 1, "CANCELLED" }, { 4, "DEADLINE_EXCEEDED" },
@@ -302,12 +260,7 @@ describe("OTLP/gRPC export", function()
         it("retries " .. c[2] .. " as the specification says", function()
             R:control("grpc_status", { code = c[1], times = 1 })
             setup({ batch = { export_timeout_ms = 20000 } })
-            local snap = util.snapshot()
-            local ids = make_spans(5, c[2])
-            local d = flushed(snap)
-            assert.are.equal(5, d.spans_exported)
-            assert.are.equal(1, d.export_retries)
-            assert.are.equal(5, delivered_once(ids))
+            delivered(5, c[2], 1)
         end)
     end
 
@@ -325,11 +278,7 @@ describe("OTLP/gRPC export", function()
             assert.are.equal(0, d.export_retries)
             assert.are.equal(1, d.export_requests)
             -- the next batch goes through
-            snap = util.snapshot()
-            local ids = make_spans(5, "next")
-            d = flushed(snap)
-            assert.are.equal(5, d.spans_exported)
-            assert.are.equal(5, delivered_once(ids))
+            delivered(5, "next")
         end)
     end
 
@@ -374,12 +323,7 @@ describe("OTLP/gRPC export", function()
     it("has the stream reset mid-call: retried, delivered once", function()
         R:control("close", { times = 1 })
         setup({ batch = { export_timeout_ms = 20000 } })
-        local snap = util.snapshot()
-        local ids = make_spans(20, "rst_stream")
-        local d = flushed(snap)
-        assert.are.equal(20, d.spans_exported)
-        assert.are.equal(1, d.export_retries)
-        assert.are.equal(20, delivered_once(ids))
+        delivered(20, "rst_stream", 1)
         assert.are.equal("close", R:requests(true)[1].fault)
     end)
 
@@ -387,12 +331,7 @@ describe("OTLP/gRPC export", function()
        function()
         R:control("close", { reset = true, times = 1 })
         setup({ batch = { export_timeout_ms = 20000 } })
-        local snap = util.snapshot()
-        local ids = make_spans(20, "rst")
-        local d = flushed(snap)
-        assert.are.equal(20, d.spans_exported)
-        assert.are.equal(1, d.export_retries)
-        assert.are.equal(20, delivered_once(ids))
+        delivered(20, "rst", 1)
         assert.are.equal("reset", R:requests(true)[1].fault)
     end)
 

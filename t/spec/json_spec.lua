@@ -11,17 +11,10 @@ local roundtrip = require "roundtrip"
 
 local R
 
-local function merge(into, from)
-    for k, v in pairs(from or {}) do
-        into[k] = v
-    end
-    return into
-end
+local merge = util.merge
 
 local function setup(opts)
-    if otel.info() then
-        otel.shutdown(1000)
-    end
+    util.teardown(1000)
     opts = opts or {}
     local o = merge({ exporter = "otlp", processor = "batch",
                       service_name = "json-spec" }, opts)
@@ -60,27 +53,7 @@ end
 local flushed = util.flushed
 
 describe("OTLP/HTTP JSON export", function()
-    lazy_setup(function()
-        R = util.receiver(0)
-    end)
-
-    lazy_teardown(function()
-        if otel.info() then
-            otel.shutdown(1000)
-        end
-        util.stop_receivers()
-    end)
-
-    before_each(function()
-        R:control("reset")
-        R:clear()
-    end)
-
-    after_each(function()
-        if otel.info() then
-            otel.shutdown(2000)
-        end
-    end)
+    util.receiver_hooks(0, function(r) R = r end)
 
     it("round-trips every field, the same as protobuf does", function()
         local json = roundtrip.run(R, setup, { otlp = { protocol =

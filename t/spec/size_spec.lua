@@ -15,9 +15,7 @@ local MiB = 1024 * 1024
 local R
 
 local function setup(otlp)
-    if otel.info() then
-        otel.shutdown(1000)
-    end
+    util.teardown(1000)
     otel.setup({
         exporter = "otlp", processor = "batch", service_name = "size-spec",
         otlp = otlp or { endpoint = R.url, timeout_ms = 30000 },
@@ -44,27 +42,7 @@ end
 local describe_big = VALGRIND and pending or describe
 
 describe_big("OTLP request and answer sizes", function()
-    lazy_setup(function()
-        R = util.receiver(0)
-    end)
-
-    lazy_teardown(function()
-        if otel.info() then
-            otel.shutdown(1000)
-        end
-        util.stop_receivers()
-    end)
-
-    before_each(function()
-        R:control("reset")
-        R:clear()
-    end)
-
-    after_each(function()
-        if otel.info() then
-            otel.shutdown(5000)
-        end
-    end)
+    util.receiver_hooks(0, function(r) R = r end, 5000)
 
     it("sends a batch over 64 MiB in halves that fit", function()
         setup()

@@ -48,25 +48,12 @@ local function cert(name, cn, ca, days, key)
     return f(name .. ".pem"), key
 end
 
-local function merge(into, from)
-    for k, v in pairs(from or {}) do
-        into[k] = v
-    end
-    return into
-end
+local merge = util.merge
 
 local tracer = otel.tracer("spec.tls")
 
-local function make_spans(n)
-    for i = 1, n do
-        tracer:start_span("tls." .. i):finish()
-    end
-end
-
 local function setup(otlp, opts)
-    if otel.info() then
-        otel.shutdown(1000)
-    end
+    util.teardown(1000)
     opts = opts or {}
     otel.setup(merge({
         exporter = "otlp", processor = "batch", service_name = "tls-spec",
@@ -78,7 +65,7 @@ end
 -- Ends n spans, flushes; returns the stats delta (identity checked).
 local function export(n)
     local snap = util.snapshot()
-    make_spans(n)
+    util.make_spans(tracer, n, "tls")
     return util.flushed(snap)
 end
 
@@ -134,9 +121,7 @@ describe("TLS", function()
     end)
 
     lazy_teardown(function()
-        if otel.info() then
-            otel.shutdown(1000)
-        end
+        util.teardown(1000)
         util.stop_receivers()
         if dir and dir:match("^/tmp/otel%-tls%.") then
             os.execute("rm -rf " .. quote(dir))
@@ -151,9 +136,7 @@ describe("TLS", function()
     end)
 
     after_each(function()
-        if otel.info() then
-            otel.shutdown(2000)
-        end
+        util.teardown(2000)
     end)
 
     it("round-trips every field over grpc with TLS", function()
