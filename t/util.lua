@@ -401,6 +401,17 @@ end
 
 -- The trace aborts in lua-otel's own modules while fn runs hot (JIT
 -- thresholds lowered, traces flushed first), as "file:line: reason".
+local IGNORED_ABORTS = {}
+do
+    local traceerr = require("jit.vmdef").traceerr
+    for i, text in pairs(traceerr) do
+        if text:find("^leaving loop") or text:find("hook called during")
+           or text:find("mcode") then
+            IGNORED_ABORTS[i] = true
+        end
+    end
+end
+
 function _M.aborts_in_otel(fn)
     local jutil = require "jit.util"
     local aborts = {}
@@ -422,9 +433,13 @@ function _M.aborts_in_otel(fn)
                 msg = ok and m or text
             end
             -- a short inner loop leaving its root trace is how LuaJIT
-            -- links traces, not a failure to compile
+            -- links traces, not a failure to compile; nor is a finalizer
+            -- the GC ran while a trace was recorded (a span handle's:
+            -- "hook called during recording", when the GC steps in
+            -- depends on the allocator, as under valgrind), nor the
+            -- machine code area running out
             if src:find("otel", 1, true)
-               and not msg:find("^leaving loop") then
+               and not IGNORED_ABORTS[otr] then
                 aborts[#aborts + 1] = (info.loc or src) .. ": " .. msg
             end
         end
