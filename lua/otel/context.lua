@@ -220,7 +220,12 @@ function _M.attach(x)
         baggage = current_baggage(r)
     end
     local depth, s = push(r, sp, baggage)
-    return setmetatable({ r = r, depth = depth, serial = s }, Token)
+    -- (not a tail call of setmetatable: a trace that begins inside push,
+    -- at a side exit there, cannot return from a tail-called builtin to
+    -- the frame below its start, "NYI: return to lower frame", and
+    -- aborts; the same in attach_in)
+    local t = setmetatable({ r = r, depth = depth, serial = s }, Token)
+    return t
 end
 
 -- attach_in(r, context) -> token: attach for a caller that holds the
@@ -228,7 +233,8 @@ end
 -- caller may add fields to.
 function _M.attach_in(r, c)
     local depth, s = push(r, c.span or INVALID, c.baggage)
-    return setmetatable({ r = r, depth = depth, serial = s }, Token)
+    local t = setmetatable({ r = r, depth = depth, serial = s }, Token)
+    return t
 end
 
 local function mismatch(msg, level)

@@ -156,12 +156,7 @@ local JIT_WATCH = [[
         end
         if (src:find("otel/ngx/upstream", 1, true)
             or src:find("otel/ngx/log", 1, true))
-           and not msg:find("^leaving loop")
-           -- (a side trace from the upstream span's start that runs on
-           -- through the rest of the compiled request path can exceed
-           -- LuaJIT's maxrecord, which the whole path's length decides:
-           -- not counted here; any other abort fails)
-           and msg ~= "trace too long" then
+           and not msg:find("^leaving loop") then
             ABORTS[#ABORTS + 1] = (info.loc or src) .. ": " .. msg
         end
     end, "trace")

@@ -1,6 +1,9 @@
 -- HTTP semantic-convention helpers of otel.ngx's spans: method names,
--- span names, host and port parsing (the SERVER span's attributes are
--- gathered in C: src/http.c).
+-- span names, host and port parsing, nginx variables read in place (the
+-- SERVER span's attributes are gathered in C: src/http.c).
+local ffi = require "ffi"
+require "resty.core.var"
+
 local ngx = ngx
 local pairs = pairs
 local tonumber = tonumber
@@ -62,6 +65,23 @@ function _M.span_name(method, route)
         end
     end
     return name
+end
+
+-- var(r, name) -> pointer, length: a variable of request r (nil, 0 when
+-- unset), read where nginx keeps it: no Lua string made.  The pointer is
+-- good until the request ends; the length is a size_t cdata.
+local nC = ffi.C
+local valp = ffi.new("char *[1]")
+local lenp = ffi.new("size_t[1]")
+local errp = ffi.new("char *[1]")
+local lowbuf = ffi.new("char[32]")
+
+function _M.var(r, name)
+    if nC.ngx_http_lua_ffi_var_get(r, name, #name, lowbuf, 0, valp, lenp,
+                                   errp) == 0 then
+        return valp[0], lenp[0]
+    end
+    return nil, 0
 end
 
 local DEFAULT_PORTS = { http = 80, https = 443, ws = 80, wss = 443 }

@@ -25,12 +25,14 @@ local C = base.C
 local bstate = base.state
 local pairs = pairs
 local find, sub = string.find, string.sub
+local co_running = coroutine.running
 local with_span = context.with_span
 local KEY = state.KEY
 local get_ctx = state.ctx
 local tracer = state.tracer
 local KNOWN_METHODS = http.KNOWN_METHODS
 local span_name = http.span_name
+local var = http.var
 
 local SERVER = otel.kind.SERVER
 local ERROR = otel.status.ERROR
@@ -47,10 +49,6 @@ local get_request = ngx_base.get_request
 local elt_t = ffi.typeof("ngx_http_lua_ffi_table_elt_t[?]")
 local hcap, hraw, hlist = 0, nil, nil
 local truncated = ffi.new("int[1]")
-local valp = ffi.new("char *[1]")
-local lenp = ffi.new("size_t[1]")
-local errp = ffi.new("char *[1]")
-local lowbuf = ffi.new("char[32]")
 local req = ffi.new("otel_http_server")
 
 -- The request's headers as the core's otel_header list, and their count.
@@ -68,15 +66,6 @@ local function request_headers(r)
         return hlist, 0
     end
     return hlist, n
-end
-
--- A variable of the request as pointer and length (nil, 0 when unset).
-local function var(r, name)
-    if nC.ngx_http_lua_ffi_var_get(r, name, #name, lowbuf, 0, valp, lenp,
-                                   errp) == 0 then
-        return valp[0], lenp[0]
-    end
-    return nil, 0
 end
 
 -- The attributes of a recording SERVER span, gathered in one call into
@@ -214,11 +203,23 @@ function _M.start_request(opts)
 
     st = state.new(ctx, sp, with_span(sp, parent ~= ROOT and parent or nil))
     -- (parts that follow the request start here, from the state)
-    if log.wanted ~= false then
+    local fill = log.wanted ~= false
+    local up = opts and opts.upstream
+    if fill or up then
+        -- A trace boundary, on purpose: coroutine.running is not
+        -- compiled, so LuaJIT's compiled code of the SERVER span ends
+        -- here and that of the parts begins after it.  As one trace they
+        -- pass LuaJIT's bound on the constants of a trace (maxirconst)
+        -- when the span's start runs a loop (start attributes): the trace
+        -- from the loop's exit aborted ("trace too long") and the request
+        -- path ran interpreted.
+        co_running()
+    end
+    if fill then
         log.fill(sp)
     end
-    if opts and opts.upstream then
-        upstream.start(st, method, opts.upstream)
+    if up then
+        upstream.start(st, method, up)
     end
     return sp
 end

@@ -22,7 +22,6 @@ local otel = require "otel"
 local base = require "otel.ffi"
 local context = require "otel.context"
 local ngx_base = require "resty.core.base"
-require "resty.core.var"
 require "resty.core.request"
 local state = require "otel.ngx.state"
 local http = require "otel.ngx.http"
@@ -35,15 +34,12 @@ local ngx_now = ngx.now
 local get_request = ngx_base.get_request
 local with_span = context.with_span
 local KNOWN_METHODS = http.KNOWN_METHODS
+local var = http.var
 
 local CLIENT = otel.kind.CLIENT
 
 local _M = {}
 
-local valp = ffi.new("char *[1]")
-local lenp = ffi.new("size_t[1]")
-local errp = ffi.new("char *[1]")
-local lowbuf = ffi.new("char[32]")
 local up = ffi.new("otel_http_upstream")
 
 local copts = { kind = CLIENT, parent = nil }
@@ -86,16 +82,6 @@ function _M.start(st, method, host)
     state.propagation().inject(set_header, with_span(sp, st.context))
     setter_r = nil
     return sp
-end
-
--- A variable of the request as pointer and length (nil, 0 when unset):
--- no Lua string made.
-local function var(r, name)
-    if nC.ngx_http_lua_ffi_var_get(r, name, #name, lowbuf, 0, valp, lenp,
-                                   errp) == 0 then
-        return valp[0], lenp[0]
-    end
-    return nil, 0
 end
 
 -- finish(st): in the log phase, before the SERVER span ends.  The core
